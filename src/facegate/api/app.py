@@ -1,0 +1,260 @@
+"""The REST API. Every endpoint needs an API key (header ``X-API-Key``); the key's role decides
+what it may do (``security.controls``): ``operator`` enrols, verifies and identifies;
+``officer`` manages deployments, subjects, consents and reads the audit trail; ``auditor`` only
+reads the audit trail. Refusals are 403 with the rule ids; bad input 422, 413 or 415."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field
+
+from facegate import __version__
+from facegate.errors import FacegateError, ImageTooLarge
+from facegate.service import Actor, Facegate
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
+                       description="An API key made by `facegate key create` or `facegate init`.")
+
+
+class SubjectIn(BaseModel):
+    ref: str = Field(min_length=1, max_length=200, description="External reference.")
+    birth_date: date | None = Field(default=None, description="Decides guardian consent.")
+
+
+class ConsentIn(BaseModel):
+    subject: str
+    deployment: str
+    purpose: str
+    method: Literal["electronic", "written"] = "electronic"
+    guardian_ref: str | None = None
+    guardian_relationship: str | None = None
+    notice_version: int | None = Field(default=None, description="Default: the current one.")
+
+
+class WithdrawIn(BaseModel):
+    subject: str
+    deployment: str | None = Field(default=None, description="Omit to withdraw everywhere.")
+
+
+class DeclineIn(BaseModel):
+    deployment: str
+    subject: str | None = None
+
+
+class KeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["operator", "officer", "auditor", "admin"]
+
+
+class Candidate(BaseModel):
+    subject: str
+    score: float
+
+
+class VerifyOut(BaseModel):
+    subject: str
+    deployment: str
+    match: bool
+    score: float
+    threshold: float
+    faces_detected: int
+    engine: str
+    decision: dict[str, Any]
+
+
+class IdentifyOut(BaseModel):
+    deployment: str
+    candidates: list[Candidate]
+    threshold: float
+    faces_detected: int
+    engine: str
+    decision: dict[str, Any]
+
+
+def _error(status: int, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body)
+
+
+def create_app(service: Facegate) -> FastAPI:
+    app = FastAPI(
+        title="facegate",
+        version=__version__,
+        description="Face recognition in which every operation passes a policy gate built from "
+                    "the CAC face recognition rules and leaves a hash-chained audit record.",
+    )
+    app.state.service = service
+    max_bytes = service.settings.image_limits.max_bytes
+
+    @app.exception_handler(FacegateError)
+    async def _facegate_error(_: Request, exc: FacegateError) -> JSONResponse:
+        return _error(exc.http_status, exc.to_dict())
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return _error(422, {"error": "bad_input", "message": "; ".join(problems),
+                            "problems": problems})
+
+    def actor(key: Annotated[str | None, Depends(API_KEY)]) -> Actor:
+        who = service.authenticate(key)
+        if who is None:
+            raise _Unauthorised()
+        return who
+
+    @app.exception_handler(_Unauthorised)
+    async def _unauth(_: Request, exc: _Unauthorised) -> JSONResponse:
+        return JSONResponse(status_code=401, headers={"WWW-Authenticate": "APIKey"},
+                            content={"error": "unauthorised",
+                                     "message": "a valid API key is required (X-API-Key)",
+                                     "rules": ["security.controls"]})
+
+    Who = Annotated[Actor, Depends(actor)]
+
+    def read(upload: UploadFile) -> bytes:
+        data = upload.file.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ImageTooLarge(f"{upload.filename or 'the image'} is larger than "
+                                f"{max_bytes} bytes")
+        return data
+
+    def attrs(value: str | None) -> list[str]:
+        return [a for a in (value or "").split(",") if a.strip()]
+
+    # ---- deployments ----------------------------------------------------------------------
+
+    @app.post("/v1/deployments", status_code=201, tags=["deployments"])
+    def apply_deployment(who: Who, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Validate a manifest against the rules and register it (or refuse: 403/422)."""
+        return service.apply_deployment(who, manifest)
+
+    @app.post("/v1/deployments/check", tags=["deployments"])
+    def check_deployment(who: Who, manifest: dict[str, Any],
+                         pack: str | None = None) -> dict[str, Any]:
+        """The gate's decision on a manifest, rule by rule, without registering it."""
+        service.list_deployments(who)  # role check: deployment.read
+        return service.check_deployment(manifest, pack, who).to_dict()
+
+    @app.get("/v1/deployments", tags=["deployments"])
+    def list_deployments(who: Who) -> list[dict[str, Any]]:
+        return service.list_deployments(who)
+
+    @app.get("/v1/deployments/{deployment_id}", tags=["deployments"])
+    def get_deployment(who: Who, deployment_id: str) -> dict[str, Any]:
+        return service.get_deployment(who, deployment_id)
+
+    @app.get("/v1/deployments/{deployment_id}/notice", tags=["deployments"])
+    def get_notice(who: Who, deployment_id: str,
+                   version: int | None = None) -> dict[str, Any]:
+        service.get_deployment(who, deployment_id)
+        return service.notice(deployment_id, version)
+
+    # ---- subjects and consents ------------------------------------------------------------
+
+    @app.post("/v1/subjects", status_code=201, tags=["subjects"])
+    def add_subject(who: Who, body: SubjectIn) -> dict[str, Any]:
+        return service.add_subject(who, body.ref, body.birth_date)
+
+    @app.get("/v1/subjects/{subject_id}", tags=["subjects"])
+    def show_subject(who: Who, subject_id: str) -> dict[str, Any]:
+        """What is held about a subject: consents and template metadata, never values."""
+        return service.show_subject(who, subject_id)
+
+    @app.delete("/v1/subjects/{subject_id}", tags=["subjects"])
+    def delete_subject(who: Who, subject_id: str) -> dict[str, Any]:
+        """Delete templates, index entries, key and identity; returns a deletion receipt."""
+        return service.delete_subject(who, subject_id)
+
+    @app.post("/v1/consents", status_code=201, tags=["consents"])
+    def grant_consent(who: Who, body: ConsentIn) -> dict[str, Any]:
+        return service.grant_consent(who, body.subject, body.deployment, body.purpose,
+                                     body.method, body.guardian_ref,
+                                     body.guardian_relationship, body.notice_version)
+
+    @app.post("/v1/consents/withdraw", tags=["consents"])
+    def withdraw_consent(who: Who, body: WithdrawIn) -> dict[str, Any]:
+        """Withdraw: templates and index entries are gone before this returns."""
+        return service.withdraw_consent(who, body.subject, body.deployment)
+
+    @app.get("/v1/consents", tags=["consents"])
+    def list_consents(who: Who, subject: str | None = None,
+                      deployment: str | None = None) -> list[dict[str, Any]]:
+        return service.list_consents(who, subject, deployment)
+
+    # ---- faces ----------------------------------------------------------------------------
+
+    @app.post("/v1/enrol", status_code=201, tags=["faces"])
+    def enrol(who: Who, subject: Annotated[str, Form()], deployment: Annotated[str, Form()],
+              images: Annotated[list[UploadFile], File(description="Face photos")],
+              attributes: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+        """Compute templates for a consenting subject; the images are never kept."""
+        return service.enrol(who, subject, deployment, [read(i) for i in images],
+                             attributes=attrs(attributes))
+
+    @app.post("/v1/verify", tags=["faces"])
+    def verify(who: Who, subject: Annotated[str, Form()], deployment: Annotated[str, Form()],
+               image: Annotated[UploadFile, File()],
+               attributes: Annotated[str | None, Form()] = None) -> VerifyOut:
+        """1:1: does the face belong to the claimed subject?"""
+        return VerifyOut(**service.verify(who, subject, deployment, read(image),
+                                          attributes=attrs(attributes)))
+
+    @app.post("/v1/identify", tags=["faces"])
+    def identify(who: Who, deployment: Annotated[str, Form()],
+                 image: Annotated[UploadFile, File()],
+                 top: Annotated[int, Form(ge=1, le=100)] = 5,
+                 attributes: Annotated[str | None, Form()] = None) -> IdentifyOut:
+        """1:N over the templates consented for this deployment; none below the threshold."""
+        return IdentifyOut(**service.identify(who, deployment, read(image), top,
+                                              attributes=attrs(attributes)))
+
+    @app.post("/v1/detect", tags=["faces"])
+    def detect(who: Who, image: Annotated[UploadFile, File()],
+               attributes: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+        """Faces and their quality; sensitive attributes are refused (attributes.sensitive)."""
+        return service.detect(who, read(image), attrs(attributes))
+
+    @app.api_route("/v1/attributes", methods=["GET", "POST"], tags=["faces"])
+    def attributes(who: Who, request: Request,
+                   names: Annotated[str | None, Query()] = "race") -> dict[str, Any]:
+        """There is no attribute analysis; every request is refused and audited."""
+        service.request_attributes(who, attrs(names))
+        return {}
+
+    @app.post("/v1/decline", tags=["faces"])
+    def decline(who: Who, body: DeclineIn) -> dict[str, Any]:
+        """The person chose the alternative: recorded, never penalised."""
+        return service.decline(who, body.deployment, body.subject)
+
+    # ---- audit and keys -------------------------------------------------------------------
+
+    @app.get("/v1/audit", tags=["audit"])
+    def audit_tail(who: Who, n: Annotated[int, Query(ge=1, le=1000)] = 50,
+                   operation: str | None = None, subject: str | None = None,
+                   deployment: str | None = None) -> list[dict[str, Any]]:
+        return service.audit_tail(who, n, operation=operation, subject=subject,
+                                  deployment=deployment)
+
+    @app.get("/v1/audit/verify", tags=["audit"])
+    def audit_verify(who: Who) -> dict[str, Any]:
+        """Check the whole hash chain; names the first broken record."""
+        return service.audit_verify(who)
+
+    @app.post("/v1/keys", status_code=201, tags=["keys"])
+    def create_key(who: Who, body: KeyIn) -> dict[str, Any]:
+        return service.create_key(who, body.name, body.role)
+
+    @app.get("/v1/whoami", tags=["keys"])
+    def whoami(who: Who) -> dict[str, str]:
+        return {"name": who.name, "role": who.role}
+
+    return app
+
+
+class _Unauthorised(Exception):
+    pass

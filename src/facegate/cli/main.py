@@ -1,0 +1,393 @@
+"""The ``facegate`` command. Exit codes: 0 done, 3 refused by a rule (JSON ``rules``),
+2 bad usage or input (JSON ``error``), 1 anything else. ``--json`` prints one JSON object."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+import yaml
+
+from facegate.errors import BadInput, FacegateError
+from facegate.service import ROLES, Actor, Facegate, Settings
+
+app = typer.Typer(help="facegate: face recognition inside the law.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+deployment_app = typer.Typer(help="Register and list deployments.", no_args_is_help=True)
+subject_app = typer.Typer(help="Subjects (pseudonymous) and their identity data.",
+                          no_args_is_help=True)
+consent_app = typer.Typer(help="Record and withdraw consents.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys and their roles.", no_args_is_help=True)
+app.add_typer(deployment_app, name="deployment")
+app.add_typer(subject_app, name="subject")
+app.add_typer(consent_app, name="consent")
+app.add_typer(audit_app, name="audit")
+app.add_typer(key_app, name="key")
+
+
+@dataclass
+class State:
+    data: Path | None = None
+    json: bool = False
+    _service: Facegate | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.data)
+
+    @property
+    def service(self) -> Facegate:
+        if self._service is None:
+            settings = self.settings
+            if not (settings.data_dir / "facegate.db").exists() and not settings.database_url:
+                raise BadInput(f"{settings.data_dir} is not initialised: run 'facegate init'")
+            self._service = Facegate(settings)
+        return self._service
+
+
+STATE = State()
+
+
+def actor() -> Actor:
+    return Actor(f"cli:{getpass.getuser()}", "admin")
+
+
+def emit(obj: Any, human: str | None = None) -> None:
+    if STATE.json:
+        typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    elif human is not None:
+        typer.echo(human)
+    else:
+        typer.echo(yaml.safe_dump(obj, allow_unicode=True, sort_keys=False).rstrip())
+
+
+def report(err: FacegateError) -> int:
+    """Print an error (JSON or text) and return the exit code."""
+    body = err.to_dict()
+    if STATE.json:
+        typer.echo(json.dumps(body, ensure_ascii=False, default=str))
+    else:
+        typer.echo(f"error: {err.message}", err=True)
+        if err.rules:
+            typer.echo(f"rules: {', '.join(err.rules)}", err=True)
+        for remedy in body.get("remedies", []):
+            typer.echo(f"to make it lawful: {remedy}", err=True)
+    return err.exit_code
+
+
+def read_image(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror}") from None
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise BadInput(f"{path} is not valid YAML/JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise BadInput(f"{path} must hold a mapping of manifest fields")
+    return raw
+
+
+@app.callback()
+def main_options(
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Data directory (default: $FACEGATE_DATA or ./facegate-data).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    STATE.data, STATE.json, STATE._service = data, as_json, None
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory, the master key (outside it) and the database.
+
+    On the first run, also creates one API key per role and prints them once.
+    """
+    settings = STATE.settings
+    info = Facegate.initialise(settings)
+    svc = Facegate(settings)
+    keys = []
+    if not svc.has_keys():
+        keys = [svc.create_key(actor(), f"initial-{role}", role)
+                for role in ("officer", "operator", "auditor")]
+    info["api_keys"] = keys
+    human = f"initialised {info['data_dir']} (master key: {info['master_key']})"
+    if keys:
+        human += "\nAPI keys (shown once; keep them safe):\n" + "\n".join(
+            f"  {k['role']:9} {k['key']}" for k in keys)
+    emit(info, human)
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port.")] = 8000) -> None:
+    """Start the REST API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from facegate.api.app import create_app
+
+    uvicorn.run(create_app(STATE.service), host=host, port=port, log_level="info")
+
+
+# ---- deployments --------------------------------------------------------------------------
+
+@deployment_app.command("apply")
+def deployment_apply(file: Path) -> None:
+    """Validate a manifest against the rules and register it, or refuse with rule ids."""
+    out = STATE.service.apply_deployment(actor(), read_manifest(file))
+    emit(out, f"{'registered' if out['created'] else 'updated'} deployment {out['id']} "
+              f"(pack {out['pack']}, notice v{out['notice_version']}); rules passed: "
+              + ", ".join(out["decision"]["rules"]))
+
+
+@deployment_app.command("check")
+def deployment_check(file: Path, pack: Annotated[str | None, typer.Option(
+        help="Rule pack to check against (default: the manifest's).")] = None) -> None:
+    """Check a manifest without registering it."""
+    d = STATE.service.check_deployment(read_manifest(file), pack)
+    out = d.to_dict()
+    emit(out, "\n".join(f"{'PASS' if f['passed'] else 'FAIL'} {f['rule']}: {f['reason']['en']}"
+                        for f in out["findings"]))
+    if not d.allowed:
+        raise typer.Exit(3)
+
+
+@deployment_app.command("list")
+def deployment_list() -> None:
+    """List registered deployments."""
+    deps = STATE.service.list_deployments(actor())
+    emit({"deployments": deps}, "\n".join(
+        f"{d['id']:24} {d['status']:10} {d['mode']:8} {d['purpose']:22} {d['rule_pack']}"
+        for d in deps) or "no deployments")
+
+
+@deployment_app.command("show")
+def deployment_show(deployment_id: str) -> None:
+    """Show one deployment with its manifest."""
+    emit(STATE.service.get_deployment(actor(), deployment_id))
+
+
+# ---- subjects -----------------------------------------------------------------------------
+
+@subject_app.command("add")
+def subject_add(ref: Annotated[str, typer.Option(help="External reference (e.g. staff no.).")],
+                birth_date: Annotated[str | None, typer.Option(
+                    help="YYYY-MM-DD; decides whether guardian consent is needed.")] = None
+                ) -> None:
+    """Create a subject; prints its pseudonymous id."""
+    born = None
+    if birth_date:
+        try:
+            born = date.fromisoformat(birth_date)
+        except ValueError:
+            raise BadInput(f"--birth-date {birth_date!r} is not YYYY-MM-DD") from None
+    out = STATE.service.add_subject(actor(), ref, born)
+    emit(out, out["id"])
+
+
+@subject_app.command("show")
+def subject_show(subject_id: str) -> None:
+    """What is held about a subject (never template values)."""
+    emit(STATE.service.show_subject(actor(), subject_id))
+
+
+@subject_app.command("find")
+def subject_find(ref: Annotated[str, typer.Option(help="External reference.")]) -> None:
+    """Find a subject's id by external reference."""
+    sid = STATE.service.find_subject(actor(), ref)
+    emit({"id": sid}, sid)
+
+
+@subject_app.command("delete")
+def subject_delete(subject_id: str) -> None:
+    """Delete a subject's templates, key and identity; prints the deletion receipt."""
+    emit(STATE.service.delete_subject(actor(), subject_id))
+
+
+# ---- consents -----------------------------------------------------------------------------
+
+@consent_app.command("grant")
+def consent_grant(
+    subject: Annotated[str, typer.Option(help="Subject id.")],
+    deployment: Annotated[str, typer.Option(help="Deployment id.")],
+    purpose: Annotated[str, typer.Option(help="The purpose consented to.")],
+    method: Annotated[str, typer.Option(help="electronic | written")] = "electronic",
+    guardian_ref: Annotated[str | None, typer.Option(help="Guardian's reference.")] = None,
+    guardian_relationship: Annotated[str | None, typer.Option(
+        help="Guardian's relationship (e.g. mother).")] = None,
+    notice_version: Annotated[int | None, typer.Option(
+        help="Notice version shown (default: current).")] = None,
+) -> None:
+    """Record a separate consent for one deployment and purpose."""
+    out = STATE.service.grant_consent(actor(), subject, deployment, purpose, method,
+                                      guardian_ref, guardian_relationship, notice_version)
+    emit(out, f"consent {out['id']} recorded for {subject} at {deployment} ({purpose})")
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(
+    subject: Annotated[str, typer.Option(help="Subject id.")],
+    deployment: Annotated[str | None, typer.Option(help="Only this deployment.")] = None,
+) -> None:
+    """Withdraw consent: templates, index entries and the old key are gone at once."""
+    emit(STATE.service.withdraw_consent(actor(), subject, deployment))
+
+
+@consent_app.command("list")
+def consent_list(subject: Annotated[str | None, typer.Option()] = None,
+                 deployment: Annotated[str | None, typer.Option()] = None) -> None:
+    """List consent records."""
+    rows = STATE.service.list_consents(actor(), subject, deployment)
+    emit({"consents": rows}, "\n".join(
+        f"{c['id']} {c['subject']} {c['deployment']} {c['purpose']} "
+        f"{'active' if c['active'] else 'withdrawn ' + str(c['withdrawn_at'])}"
+        for c in rows) or "no consents")
+
+
+# ---- faces --------------------------------------------------------------------------------
+
+@app.command()
+def enrol(subject: Annotated[str, typer.Option(help="Subject id.")],
+          deployment: Annotated[str, typer.Option(help="Deployment id.")],
+          images: Annotated[list[Path], typer.Argument(help="One or more face photos.")]) -> None:
+    """Compute and store templates (needs a consent); images are never kept."""
+    out = STATE.service.enrol(actor(), subject, deployment, [read_image(p) for p in images])
+    lines = [f"enrolled {len(out['templates'])} template(s) for {subject} at {deployment}"]
+    lines += [f"rejected {images[r['image']]}: {r['message']}" for r in out["rejected"]]
+    emit(out, "\n".join(lines))
+
+
+@app.command()
+def verify(subject: Annotated[str, typer.Option(help="Claimed subject id.")],
+           deployment: Annotated[str, typer.Option(help="Deployment id.")],
+           image: Path) -> None:
+    """1:1 verification against the claimed subject."""
+    out = STATE.service.verify(actor(), subject, deployment, read_image(image))
+    emit(out, f"{'MATCH' if out['match'] else 'NO MATCH'} score={out['score']:.4f} "
+              f"threshold={out['threshold']}")
+
+
+@app.command()
+def identify(deployment: Annotated[str, typer.Option(help="Deployment id.")], image: Path,
+             top: Annotated[int, typer.Option(help="At most this many candidates.")] = 5
+             ) -> None:
+    """1:N identification over the templates consented for this deployment."""
+    out = STATE.service.identify(actor(), deployment, read_image(image), top)
+    emit(out, "\n".join(f"{c['subject']} {c['score']:.4f}" for c in out["candidates"])
+         or f"no candidate above threshold {out['threshold']}")
+
+
+@app.command()
+def decline(deployment: Annotated[str, typer.Option(help="Deployment id.")],
+            subject: Annotated[str | None, typer.Option(help="Subject id, if known.")] = None
+            ) -> None:
+    """Record that a person chose the non-biometric alternative."""
+    out = STATE.service.decline(actor(), deployment, subject)
+    alt = out["alternative"] or {}
+    emit(out, f"recorded; alternative: {alt.get('method')}: {alt.get('description')}")
+
+
+@app.command()
+def detect(image: Path, attributes: Annotated[str | None, typer.Option(
+        help="Comma-separated face attributes (sensitive ones are refused).")] = None) -> None:
+    """Find faces and report their quality; nothing is stored."""
+    attrs = [a for a in (attributes or "").split(",") if a.strip()]
+    emit(STATE.service.detect(actor(), read_image(image), attrs))
+
+
+# ---- audit and keys -----------------------------------------------------------------------
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole hash chain; names the first broken record."""
+    out = STATE.service.audit_verify(actor())
+    emit(out, f"audit chain intact: {out['count']} records" if out["ok"]
+         else f"audit chain BROKEN at record {out['first_broken']}: {out['reason']}")
+    if not out["ok"]:
+        raise typer.Exit(1)
+
+
+@audit_app.command("tail")
+def audit_tail(n: Annotated[int, typer.Option("-n", help="How many records.")] = 20,
+               operation: Annotated[str | None, typer.Option()] = None,
+               subject: Annotated[str | None, typer.Option()] = None,
+               deployment: Annotated[str | None, typer.Option()] = None) -> None:
+    """The latest audit records."""
+    rows = STATE.service.audit_tail(actor(), n, operation=operation, subject=subject,
+                                    deployment=deployment)
+    emit({"records": rows}, "\n".join(
+        f"{r['seq']:>6} {r['at'][:19]} {r['actor']:18} {r['operation']:18} {r['decision']:8} "
+        f"{r['subject'] or '-':24} {r['deployment'] or '-':16} {','.join(r['rules'])}"
+        for r in rows) or "no records")
+
+
+@key_app.command("create")
+def key_create(name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+               role: Annotated[str, typer.Option(help="|".join(ROLES))]) -> None:
+    """Create an API key; it is shown once."""
+    out = STATE.service.create_key(actor(), name, role)
+    emit(out, out["key"])
+
+
+@key_app.command("list")
+def key_list() -> None:
+    """List API keys (never their secrets)."""
+    emit({"keys": STATE.service.list_keys(actor())})
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str) -> None:
+    """Revoke an API key."""
+    emit(STATE.service.revoke_key(actor(), key_id))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    STATE.json = "--json" in args[: args.index("--") if "--" in args else len(args)]
+    try:
+        rc = app(args, standalone_mode=False)
+    except FacegateError as e:
+        sys.exit(report(e))
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except click.UsageError as e:
+        if STATE.json:
+            typer.echo(json.dumps({"error": "usage", "message": e.format_message()}))
+        else:
+            e.show()
+        sys.exit(2)
+    except click.ClickException as e:
+        if STATE.json:
+            typer.echo(json.dumps({"error": "usage", "message": e.format_message()}))
+        else:
+            e.show()
+        sys.exit(2)
+    except Exception as e:  # anything else: exit 1 with a message, no traceback for users
+        if STATE.json:
+            typer.echo(json.dumps({"error": "internal", "message": str(e)}))
+        else:
+            typer.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Errors shared by every layer. Interfaces map them to HTTP statuses and CLI exit codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FacegateError(Exception):
+    """Base class. ``code`` is a stable machine-readable name."""
+
+    code = "error"
+    http_status = 500
+    exit_code = 1
+
+    def __init__(self, message: str, *, rules: list[str] | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.rules = list(rules or [])
+        self.details = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.rules:
+            body["rules"] = self.rules
+        if self.details:
+            body.update(self.details)
+        return body
+
+
+class BadInput(FacegateError):
+    """The request is malformed or its content cannot be used (HTTP 422, exit 2)."""
+
+    code = "bad_input"
+    http_status = 422
+    exit_code = 2
+
+
+class ImageTooLarge(BadInput):
+    """Too many bytes or pixels (HTTP 413)."""
+
+    code = "image_too_large"
+    http_status = 413
+
+
+class UnsupportedImage(BadInput):
+    """Not an image, or a format that is not accepted (HTTP 415)."""
+
+    code = "unsupported_image"
+    http_status = 415
+
+
+class InvalidImage(BadInput):
+    """An accepted format that cannot be decoded (truncated, corrupt)."""
+
+    code = "invalid_image"
+
+
+class NoFace(BadInput):
+    code = "no_face"
+
+
+class TooManyFaces(BadInput):
+    code = "too_many_faces"
+
+
+class PoorQuality(BadInput):
+    code = "poor_quality"
+
+
+class NotFound(FacegateError):
+    code = "not_found"
+    http_status = 404
+    exit_code = 2
+
+
+class Conflict(FacegateError):
+    code = "conflict"
+    http_status = 409
+    exit_code = 2
+
+
+class Forbidden(FacegateError):
+    """The caller's role does not allow the operation (not a rule refusal)."""
+
+    code = "forbidden"
+    http_status = 403
+    exit_code = 3
+
+
+class Refused(FacegateError):
+    """The policy gate refused the operation; ``rules`` names the rule ids that refused."""
+
+    code = "refused"
+    http_status = 403
+    exit_code = 3
+
+
+class KeyShredded(FacegateError):
+    """A subject's key is gone: its ciphertexts can no longer be decrypted."""
+
+    code = "key_shredded"
+    http_status = 410
+    exit_code = 1

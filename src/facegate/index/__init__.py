@@ -1,0 +1,6 @@
+"""1:N search indexes, rebuilt from the store and kept in step with it."""
+
+from facegate.index.base import Hit, VectorIndex
+from facegate.index.exact import ExactIndex
+
+__all__ = ["ExactIndex", "Hit", "VectorIndex"]

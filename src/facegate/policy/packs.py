@@ -1,0 +1,108 @@
+"""Rule packs: which rules apply and with which parameters.
+
+Parameters live here, not in the checks: ages, closed lists, thresholds. A check reads
+``pack.params`` and never hard-codes a value that a pack could change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from facegate.policy.rules import DRAFT, FINAL, RULES
+
+PURPOSES = (
+    "access_control", "attendance", "payment", "identity_verification", "public_security",
+    "internal_management", "service_access", "education_management", "social_assistance",
+)
+PRIVATE_PLACES = (
+    "hotel_room", "public_bath", "bathroom", "changing_room", "fitting_room", "toilet",
+    "dormitory_room", "medical_examination_room",
+)
+LOCATION_TYPES = (
+    "office_entrance", "building_entrance", "residential_entrance", "reception", "counter",
+    "checkout", "gate", "platform", "hall", "classroom", "campus_entrance", "street", "square",
+    "lobby", "kiosk", "service_window", "other", *PRIVATE_PLACES,
+)
+VENUES = (
+    "hotel", "bank", "railway_station", "airport", "sports_venue", "exhibition_hall", "museum",
+    "art_gallery", "library", "residential_property", "office", "school", "hospital", "retail",
+    "government_service", "public_street", "transport", "factory", "other",
+)
+SENSITIVE_ATTRIBUTES = (
+    "race", "ethnicity", "religion", "beliefs", "health", "social_class", "disability",
+    "sexual_orientation", "political_opinion", "pregnancy", "emotion", "criminal_record",
+)
+MODES = ("verify", "identify")
+CONSENT_METHODS = ("electronic", "written")
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    title: str
+    params: MappingProxyType[str, Any]
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in RULES.values() if r.in_pack(self.name))
+
+    def has(self, rule_id: str) -> bool:
+        return RULES[rule_id].in_pack(self.name)
+
+
+_COMMON: dict[str, Any] = {
+    "purposes": PURPOSES,
+    "private_places": PRIVATE_PLACES,
+    "location_types": LOCATION_TYPES,
+    "venues": VENUES,
+    "modes": MODES,
+    "consent_methods": CONSENT_METHODS,
+    "sensitive_attributes": SENSITIVE_ATTRIBUTES,
+    "guardian_age": 14,
+    # A person reaches an age on the birthday itself (RULES.md: "has not reached their 14th
+    # birthday on the day of processing"); set True to count from the day after instead.
+    "age_reached_day_after_birthday": False,
+    "filing_working_days": 30,
+}
+
+PACKS: dict[str, Pack] = {
+    DRAFT: Pack(
+        DRAFT,
+        "Provisions on the Security Management of Face Recognition Technology Applications "
+        "(Trial), Draft for Comment, 2023-08-08",
+        MappingProxyType({
+            **_COMMON,
+            "require_least_impact": False,
+            "filing_threshold_persons": 10_000,
+            "filing_threshold_inclusive": False,  # "more than 10,000"
+            "filing_public_place": True,
+            "filing_authority": "city-level cyberspace administration or above",
+        }),
+    ),
+    FINAL: Pack(
+        FINAL,
+        "Measures for the Security Management of Face Recognition Technology Applications "
+        "(CAC/MPS Order No. 19), in force 2025-06-01",
+        MappingProxyType({
+            **_COMMON,
+            "require_least_impact": True,
+            "filing_threshold_persons": 100_000,
+            "filing_threshold_inclusive": True,  # "100,000 or more"
+            "filing_public_place": False,
+            "filing_authority": "provincial-level cyberspace administration or above",
+        }),
+    ),
+}
+
+DEFAULT_PACK = DRAFT
+
+
+def get_pack(name: str | None) -> Pack:
+    if name is None:
+        return PACKS[DEFAULT_PACK]
+    try:
+        return PACKS[name]
+    except KeyError:
+        raise KeyError(f"unknown rule pack {name!r}; known: {', '.join(PACKS)}") from None

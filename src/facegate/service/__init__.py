@@ -1,0 +1,6 @@
+"""Use cases: the only layer that calls the policy gate."""
+
+from facegate.service.config import Settings
+from facegate.service.core import ROLES, Actor, Facegate
+
+__all__ = ["ROLES", "Actor", "Facegate", "Settings"]

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy tables, migrations, the gated template repository, unit of work."""

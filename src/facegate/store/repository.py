@@ -1,0 +1,128 @@
+"""The template repository: the only way to the template table, and every call needs a permit
+from the policy gate (``facegate.policy.Permit``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from facegate.crypto import KeyRing
+from facegate.policy import Permit
+from facegate.store.models import Consent, IndexState, Template
+
+READ_OPS = ("verify", "identify", "subject.read", "subject.delete", "consent.withdraw")
+
+
+def _aad(t: Template) -> str:
+    return f"template:{t.id}:{t.subject_id}:{t.deployment_id}:{t.engine}:{t.model_version}"
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    id: str
+    subject_id: str
+    deployment_id: str
+    engine: str
+    model_version: str
+    vector: NDArray[np.float32]
+
+
+class TemplateRepository:
+    def __init__(self, session: Session, keyring: KeyRing) -> None:
+        self._s = session
+        self._keys = keyring
+
+    def _check(self, permit: Permit, subject_id: str | None, deployment_id: str | None,
+               *operations: str) -> None:
+        permit.require(*operations)
+        if subject_id is not None and permit.subject_id not in (None, subject_id):
+            raise PermissionError("the permit was issued for another subject")
+        if deployment_id is not None and permit.deployment_id not in (None, deployment_id):
+            raise PermissionError("the permit was issued for another deployment")
+
+    def _bump(self, deployment_ids: set[str]) -> None:
+        for dep in deployment_ids:
+            state = self._s.get(IndexState, dep, with_for_update=True)
+            if state is None:
+                self._s.add(IndexState(deployment_id=dep, generation=1))
+            else:
+                state.generation += 1
+
+    def add(self, permit: Permit, *, subject_id: str, deployment_id: str, consent_id: str,
+            engine: str, model_version: str, vector: NDArray[np.float32],
+            quality: dict[str, Any], dek: bytes, now: datetime, expires_at: datetime) -> str:
+        self._check(permit, subject_id, deployment_id, "enrol")
+        v = np.asarray(vector, dtype=np.float32).reshape(-1)
+        t = Template(id="tpl_" + uuid.uuid4().hex[:20], subject_id=subject_id,
+                     deployment_id=deployment_id, consent_id=consent_id, engine=engine,
+                     model_version=model_version, dim=int(v.shape[0]), sealed=b"",
+                     quality=quality, created_at=now, expires_at=expires_at)
+        t.sealed = self._keys.seal(dek, v.tobytes(), _aad(t))
+        self._s.add(t)
+        self._bump({deployment_id})
+        return t.id
+
+    def metadata(self, permit: Permit, subject_id: str) -> list[Template]:
+        """Template rows without opening them (for access reports)."""
+        self._check(permit, subject_id, None, *READ_OPS)
+        return list(self._s.execute(select(Template).where(Template.subject_id == subject_id)
+                                    .order_by(Template.created_at)).scalars())
+
+    def open_for_subject(self, permit: Permit, dek: bytes, subject_id: str, deployment_id: str,
+                         engine: str, model_version: str) -> list[StoredTemplate]:
+        self._check(permit, subject_id, deployment_id, "verify")
+        rows = self._s.execute(select(Template).where(
+            Template.subject_id == subject_id, Template.deployment_id == deployment_id,
+            Template.engine == engine, Template.model_version == model_version)).scalars()
+        return [self._open(t, dek) for t in rows]
+
+    def open_for_index(self, permit: Permit, deployment_id: str, engine: str,
+                       model_version: str, deks: dict[str, bytes]) -> list[StoredTemplate]:
+        """Every template of the deployment whose consent stands (for the 1:N index)."""
+        self._check(permit, None, deployment_id, "identify")
+        rows = self._s.execute(
+            select(Template).join(Consent, Consent.id == Template.consent_id).where(
+                Template.deployment_id == deployment_id, Template.engine == engine,
+                Template.model_version == model_version, Consent.withdrawn_at.is_(None))
+        ).scalars()
+        return [self._open(t, deks[t.subject_id]) for t in rows if t.subject_id in deks]
+
+    def _open(self, t: Template, dek: bytes) -> StoredTemplate:
+        raw = self._keys.open(dek, t.sealed, _aad(t))
+        return StoredTemplate(t.id, t.subject_id, t.deployment_id, t.engine, t.model_version,
+                              np.frombuffer(raw, dtype=np.float32).copy())
+
+    def reseal(self, permit: Permit, subject_id: str, old: bytes, new: bytes) -> int:
+        """Re-encrypt a subject's remaining templates under a new key (after a withdrawal)."""
+        self._check(permit, subject_id, None, "consent.withdraw", "subject.delete")
+        n = 0
+        for t in self._s.execute(select(Template).where(Template.subject_id == subject_id)
+                                 ).scalars():
+            t.sealed = self._keys.seal(new, self._keys.open(old, t.sealed, _aad(t)), _aad(t))
+            n += 1
+        return n
+
+    def delete(self, permit: Permit, subject_id: str,
+               deployment_ids: list[str] | None = None) -> list[Template]:
+        """Delete a subject's templates (of some deployments, or all); returns what went."""
+        self._check(permit, subject_id, None, "consent.withdraw", "subject.delete")
+        q = select(Template).where(Template.subject_id == subject_id)
+        if deployment_ids is not None:
+            q = q.where(Template.deployment_id.in_(deployment_ids))
+        gone = list(self._s.execute(q).scalars())
+        if gone:
+            self._s.execute(delete(Template).where(Template.id.in_([t.id for t in gone])))
+            self._bump({t.deployment_id for t in gone})
+        return gone
+
+
+def generation(session: Session, deployment_id: str) -> int:
+    state = session.get(IndexState, deployment_id)
+    return state.generation if state else 0
