@@ -165,7 +165,7 @@ def test_decisions_carry_bilingual_reasons_and_remedies() -> None:
     raw = office()
     del raw["alternative"]
     f = apply(raw).to_dict()["findings"]
-    refused = [x for x in f if not x["passed"]][0]
+    refused = next(x for x in f if not x["passed"])
     assert refused["reason"]["en"] and refused["reason"]["zh"]
     assert "alternative" in refused["remedy"]["en"]
 

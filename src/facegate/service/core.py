@@ -143,7 +143,7 @@ class Facegate:
     def threshold(self) -> float:
         if self.settings.threshold is not None:
             return self.settings.threshold
-        return DEFAULT_THRESHOLDS.get(self.engine_key, 0.82)
+        return DEFAULT_THRESHOLDS[self.engine_key]
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self._sessions, self.keyring)
@@ -470,7 +470,7 @@ class Facegate:
             self._audit(s, actor, "subject.delete", "allowed",
                         ["rights.delete", "consent.withdraw"], subject=subject_id,
                         detail={"receipt_sha256": receipt["sha256"],
-                                "templates": len(gone)})
+                                "templates_deleted": len(gone)})
             self._commit_or_invalidate(uow)
         return receipt
 
@@ -580,7 +580,7 @@ class Facegate:
                 self._audit(s, actor, "consent.withdraw", "allowed", ["consent.withdraw"],
                             subject=subject_id, deployment=dep,
                             detail={"receipt_sha256": receipt["sha256"],
-                                    "templates": sum(t.deployment_id == dep for t in gone)})
+                                    "templates_deleted": sum(t.deployment_id == dep for t in gone)})
             self._commit_or_invalidate(uow)
         return receipt
 
@@ -653,7 +653,7 @@ class Facegate:
             dek = self._dek(s, subject_id)
             days = facts.deployment.retention_days or 365
             expires = now + timedelta(days=days)
-            created = []
+            created: list[dict[str, Any]] = []
             for i, face in accepted:
                 assert face.embedding is not None
                 tid = uow.templates.add(
@@ -664,7 +664,7 @@ class Facegate:
                 created.append({"id": tid, "image": i, "quality": _quality_dict(face)})
             self._audit(s, actor, "enrol", "allowed", decision.rules, subject=subject_id,
                         deployment=deployment_id, purpose=dep.purpose,
-                        detail={"templates": [c["id"] for c in created],
+                        detail={"template_ids": [c["id"] for c in created],
                                 "rejected": len(rejected), "engine": self.engine_key})
             s.flush()
             gen_after = generation(s, deployment_id)
@@ -674,7 +674,7 @@ class Facegate:
             if cached is not None and cached[0] == gen_before:
                 for (_, face), c in zip(accepted, created, strict=True):
                     assert face.embedding is not None
-                    cached[1].add(c["id"], subject_id, face.embedding)
+                    cached[1].add(str(c["id"]), subject_id, face.embedding)
                 self._indexes[deployment_id] = (gen_after, cached[1])
             else:
                 self._indexes.pop(deployment_id, None)

@@ -1,0 +1,182 @@
+"""Decoding uploaded images safely, in memory only (``images.no-retention``).
+
+``decode_image`` turns untrusted bytes into an RGB ``uint8`` array (H, W, 3). It never writes
+the image (or anything derived from it) to disk or to logs, checks every limit from the header
+before decoding pixels, so a decompression bomb is never expanded, and refuses truncated files
+instead of padding them with grey.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from facegate.engine.base import ImageArray
+from facegate.errors import BadInput, ImageTooLarge, InvalidImage, UnsupportedImage
+
+# Pillow names multi-picture JPEGs (phone photos with a depth map or preview) "MPO"; the first
+# picture is an ordinary JPEG and is the only one decoded.
+_FORMAT_ALIASES = {"MPO": "JPEG"}
+_WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+# Errors Pillow raises for truncated or corrupt data while decoding.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
+                  MemoryError)
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Limits on uploaded images.
+
+    ``max_bytes``: size of the upload. ``max_pixels``: width x height from the header.
+    ``max_frames``: animated images are refused. ``formats``: Pillow format names accepted.
+    ``max_side``: larger images are downscaled in memory (aspect kept) before detection;
+    0 disables downscaling.
+    """
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    max_frames: int = 1
+    formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})
+    max_side: int = 1600
+
+
+DEFAULT_LIMITS = ImageLimits()
+
+
+def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArray:
+    """Decode ``data`` into an RGB ``uint8`` array (H, W, 3), in memory only.
+
+    Checks, in order: empty (``InvalidImage``) or too many bytes (``ImageTooLarge``); not an
+    image (``UnsupportedImage``); format not accepted (``UnsupportedImage``); too many pixels,
+    read from the header before any decoding (``ImageTooLarge``); more than
+    ``limits.max_frames`` frames (``BadInput``); truncated or corrupt (``InvalidImage``).
+    Then applies the EXIF orientation, converts to RGB (transparency over white) and
+    downscales to ``limits.max_side``. Rule ``images.no-retention``: nothing is written
+    anywhere; the caller drops ``data`` and the array when done.
+    """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # A process-wide Pillow switch that would turn truncated uploads into grey-padded
+        # images; refuse to run rather than silently accept them.
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False")
+    if not data:
+        raise InvalidImage("The image is empty.")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(
+            f"The image is {_mib(len(data))}; the limit is {_mib(limits.max_bytes)}.",
+            details={"bytes": len(data), "max_bytes": limits.max_bytes},
+        )
+
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnsupportedImage(
+            "The file is not an image in a recognised format; send a "
+            f"{_format_list(limits)} image."
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard (far above our limit) tripped while reading the header.
+        raise ImageTooLarge(
+            "The image has far too many pixels; the limit is "
+            f"{limits.max_pixels / 1e6:.1f} megapixels.",
+            details={"max_pixels": limits.max_pixels},
+        ) from None
+    except _DECODE_ERRORS:
+        raise InvalidImage("The image header is corrupt and cannot be read.") from None
+
+    with image:
+        return _decode_opened(image, limits)
+
+
+def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
+    fmt = _FORMAT_ALIASES.get(image.format or "", image.format or "unknown")
+    if fmt not in limits.formats:
+        raise UnsupportedImage(
+            f"{fmt} images are not accepted; send a {_format_list(limits)} image.",
+            details={"format": fmt},
+        )
+
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise InvalidImage("The image has no pixels.")
+    if width * height > limits.max_pixels:
+        raise ImageTooLarge(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); "
+            f"the limit is {limits.max_pixels / 1e6:.1f} megapixels.",
+            details={"width": width, "height": height, "max_pixels": limits.max_pixels},
+        )
+
+    # MPO: only the first picture is used, the others are previews or depth maps.
+    frames = 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
+    if frames > limits.max_frames:
+        raise BadInput(
+            f"The image has {frames} frames; send a single still image, not an animation.",
+            details={"frames": frames, "max_frames": limits.max_frames},
+        )
+
+    try:
+        if limits.max_side and max(width, height) > limits.max_side and fmt == "JPEG":
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale, never below the final size.
+            factor = limits.max_side / max(width, height)
+            image.draft(None, (math.ceil(width * factor), math.ceil(height * factor)))
+        image.load()
+        oriented = ImageOps.exif_transpose(image) or image
+        rgb = _to_rgb(oriented)
+    except _DECODE_ERRORS:
+        raise InvalidImage(
+            f"The {fmt} image is truncated or corrupt and cannot be decoded."
+        ) from None
+
+    rgb = _downscale(rgb, limits.max_side)
+    array: ImageArray = np.array(rgb, dtype=np.uint8)  # a C-contiguous, writable copy
+    if array.ndim != 3 or array.shape[2] != 3:  # pragma: no cover - guarded by _to_rgb
+        raise InvalidImage("The image could not be converted to RGB.")
+    return array
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB version of ``image``: 16-bit grey scaled to 8 bits, transparency over white."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in _WIDE_GREY_MODES:
+        values = np.asarray(image).astype(np.float64)
+        scale = 1.0 if mode == "F" and values.max(initial=0.0) <= 1.0 else 257.0
+        if mode == "F" and scale == 1.0:
+            values = values * 255.0
+        else:
+            values = values / scale
+        grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return Image.fromarray(np.ascontiguousarray(np.stack([grey] * 3, axis=-1)))
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in _ALPHA_MODES:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _downscale(image: Image.Image, max_side: int) -> Image.Image:
+    width, height = image.size
+    if not max_side or max(width, height) <= max_side:
+        return image
+    factor = max_side / max(width, height)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def _format_list(limits: ImageLimits) -> str:
+    names = sorted(limits.formats)
+    if len(names) <= 1:
+        return "".join(names) or "supported"
+    return ", ".join(names[:-1]) + " or " + names[-1]
