@@ -364,22 +364,19 @@ def main(argv: list[str] | None = None) -> None:
         rc = app(args, standalone_mode=False)
     except FacegateError as e:
         sys.exit(report(e))
-    except click.exceptions.Exit as e:
+    except (typer.Exit, click.exceptions.Exit) as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, click.exceptions.Abort):
         sys.exit(1)
-    except click.UsageError as e:
+    except (typer.TyperException, click.ClickException) as e:
+        # usage errors (unknown command, missing option, bad value): exit 2
+        code = int(getattr(e, "exit_code", 2)) or 2
         if STATE.json:
             typer.echo(json.dumps({"error": "usage", "message": e.format_message()}))
         else:
-            e.show()
-        sys.exit(2)
-    except click.ClickException as e:
-        if STATE.json:
-            typer.echo(json.dumps({"error": "usage", "message": e.format_message()}))
-        else:
-            e.show()
-        sys.exit(2)
+            typer.echo(f"error: {e.format_message()}\nTry 'facegate --help' for help.",
+                       err=True)
+        sys.exit(2 if code == 2 or "Usage" in type(e).__name__ else code)
     except Exception as e:  # anything else: exit 1 with a message, no traceback for users
         if STATE.json:
             typer.echo(json.dumps({"error": "internal", "message": str(e)}))
