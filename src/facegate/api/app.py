@@ -77,6 +77,21 @@ class IdentifyOut(BaseModel):
     decision: dict[str, Any]
 
 
+class _Unauthorised(Exception):
+    pass
+
+
+def _actor(request: Request, key: Annotated[str | None, Depends(API_KEY)]) -> Actor:
+    """The caller, from the API key; no endpoint works without one."""
+    who = request.app.state.service.authenticate(key)
+    if not isinstance(who, Actor):
+        raise _Unauthorised()
+    return who
+
+
+Who = Annotated[Actor, Depends(_actor)]
+
+
 def _error(status: int, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
@@ -101,20 +116,12 @@ def create_app(service: Facegate) -> FastAPI:
         return _error(422, {"error": "bad_input", "message": "; ".join(problems),
                             "problems": problems})
 
-    def actor(key: Annotated[str | None, Depends(API_KEY)]) -> Actor:
-        who = service.authenticate(key)
-        if who is None:
-            raise _Unauthorised()
-        return who
-
     @app.exception_handler(_Unauthorised)
     async def _unauth(_: Request, exc: _Unauthorised) -> JSONResponse:
         return JSONResponse(status_code=401, headers={"WWW-Authenticate": "APIKey"},
                             content={"error": "unauthorised",
                                      "message": "a valid API key is required (X-API-Key)",
                                      "rules": ["security.controls"]})
-
-    Who = Annotated[Actor, Depends(actor)]
 
     def read(upload: UploadFile) -> bytes:
         data = upload.file.read(max_bytes + 1)
@@ -219,7 +226,7 @@ def create_app(service: Facegate) -> FastAPI:
         """Faces and their quality; sensitive attributes are refused (attributes.sensitive)."""
         return service.detect(who, read(image), attrs(attributes))
 
-    @app.api_route("/v1/attributes", methods=["GET", "POST"], tags=["faces"])
+    @app.get("/v1/attributes", tags=["faces"])
     def attributes(who: Who, request: Request,
                    names: Annotated[str | None, Query()] = "race") -> dict[str, Any]:
         """There is no attribute analysis; every request is refused and audited."""
@@ -256,5 +263,3 @@ def create_app(service: Facegate) -> FastAPI:
     return app
 
 
-class _Unauthorised(Exception):
-    pass

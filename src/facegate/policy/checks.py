@@ -23,6 +23,7 @@ ALL_OPERATIONS = frozenset({
     "deployment.apply", "deployment.read", "subject.add", "subject.read", "subject.delete",
     "consent.grant", "consent.withdraw", "consent.read", "enrol", "verify", "identify",
     "identify.match", "decline", "detect", "audit.read", "audit.verify", "key.manage",
+    "attributes",
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -251,9 +251,10 @@ class Facegate:
                           **audit: Any) -> None:
         """Refuse (and audit) any request for face attributes (``attributes.sensitive``)."""
         if attributes:
-            self._gate(actor, Facts(operation=operation, pack=self.settings.rule_pack,
-                                    on=self.settings.today(), actor_role=actor.role,
-                                    requested_attributes=tuple(attributes)), **audit)
+            self._gate(actor, Facts(operation="attributes", pack=self.settings.rule_pack,
+                                    on=self.settings.today(),
+                                    requested_attributes=tuple(attributes)),
+                       **audit, detail={"operation": operation})
 
     # ---- faces --------------------------------------------------------------------------
 

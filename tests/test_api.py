@@ -1,0 +1,143 @@
+"""The REST API over real HTTP: a uvicorn server on loopback, real keys, real photos."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from facegate.api.app import create_app
+from facegate.service import Actor, Facegate
+from tests.conftest import ID02, JOLIE, office_manifest, photo
+
+ADMIN = Actor("test-admin", "admin")
+
+
+@pytest.fixture()
+def api(service: Facegate) -> Iterator[tuple[str, dict[str, str]]]:
+    keys = {role: service.create_key(ADMIN, f"k-{role}", role)["key"]
+            for role in ("officer", "operator", "auditor")}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}", keys
+    server.should_exit = True
+    thread.join(10)
+
+
+def h(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+def test_no_endpoint_works_without_a_key(api: tuple[str, dict[str, str]]) -> None:
+    base, _ = api
+    for method, path in [("GET", "/v1/deployments"), ("POST", "/v1/subjects"),
+                         ("GET", "/v1/audit"), ("POST", "/v1/identify"),
+                         ("GET", "/v1/audit/verify")]:
+        r = httpx.request(method, base + path)
+        assert r.status_code == 401, path
+        assert r.json()["rules"] == ["security.controls"]
+    r = httpx.get(base + "/v1/deployments", headers=h("fg_wrong"))
+    assert r.status_code == 401
+    assert httpx.get(base + "/openapi.json").json()["info"]["title"] == "facegate"
+    assert httpx.get(base + "/docs").status_code == 200
+
+
+def test_api_session(api: tuple[str, dict[str, str]]) -> None:
+    base, keys = api
+    off, op, aud = h(keys["officer"]), h(keys["operator"]), h(keys["auditor"])
+    with httpx.Client(base_url=base, timeout=120) as c:
+        m = office_manifest(mode="identify")
+        r = c.post("/v1/deployments", json=m, headers=op)
+        assert r.status_code == 403 and r.json()["rules"] == ["security.controls"]
+        r = c.post("/v1/deployments", json=m, headers=off)
+        assert r.status_code == 201, r.text
+        dep = r.json()["id"]
+        bad = office_manifest(id="sauna")
+        bad["location"]["type"] = "public_bath"
+        r = c.post("/v1/deployments", json=bad, headers=off)
+        assert r.status_code == 403 and r.json()["rules"] == ["place.private-space"]
+        assert r.json()["decision"]["findings"]
+        nopurpose = office_manifest(id="np")
+        del nopurpose["purpose"]
+        r = c.post("/v1/deployments", json=nopurpose, headers=off)
+        assert r.status_code == 422 and r.json()["rules"] == ["purpose.declared"]
+
+        sid = c.post("/v1/subjects", json={"ref": "E-1"}, headers=off).json()["id"]
+        files = [("images", ("a.jpg", photo(JOLIE[0]), "image/jpeg"))]
+        r = c.post("/v1/enrol", data={"subject": sid, "deployment": dep}, files=files,
+                   headers=op)
+        assert r.status_code == 403 and r.json()["rules"] == ["consent.separate"]
+        r = c.post("/v1/consents", json={"subject": sid, "deployment": dep,
+                                         "purpose": "access_control"}, headers=off)
+        assert r.status_code == 201, r.text
+        files = [("images", (p, photo(p), "image/jpeg")) for p in JOLIE[:2]]
+        r = c.post("/v1/enrol", data={"subject": sid, "deployment": dep}, files=files,
+                   headers=op)
+        assert r.status_code == 201, r.text
+        assert len(r.json()["templates"]) == 2
+
+        probe = {"image": ("p.jpg", photo(JOLIE[2]), "image/jpeg")}
+        r = c.post("/v1/verify", data={"subject": sid, "deployment": dep}, files=probe,
+                   headers=op)
+        assert r.status_code == 200 and r.json()["match"] is True
+        r = c.post("/v1/verify", data={"subject": sid, "deployment": dep},
+                   files={"image": ("o.jpg", photo(ID02[0]), "image/jpeg")}, headers=op)
+        assert r.json()["match"] is False
+        r = c.post("/v1/identify", data={"deployment": dep, "top": "3"}, files=probe,
+                   headers=op)
+        assert [x["subject"] for x in r.json()["candidates"]] == [sid]
+        r = c.post("/v1/identify", data={"deployment": dep, "attributes": "religion"},
+                   files=probe, headers=op)
+        assert r.status_code == 403 and r.json()["rules"] == ["attributes.sensitive"]
+        r = c.get("/v1/attributes", params={"names": "race"}, headers=op)
+        assert r.status_code == 403 and r.json()["rules"] == ["attributes.sensitive"]
+
+        # bad input: not an image (415), too large (413), no face (422)
+        r = c.post("/v1/verify", data={"subject": sid, "deployment": dep},
+                   files={"image": ("x.jpg", b"hello", "image/jpeg")}, headers=op)
+        assert r.status_code == 415 and "not an image" in r.json()["message"]
+        r = c.post("/v1/verify", data={"subject": sid, "deployment": dep},
+                   files={"image": ("x.jpg", b"\xff" * (11 * 1024 * 1024), "image/jpeg")},
+                   headers=op)
+        assert r.status_code == 413
+        from PIL import Image
+        buf = io.BytesIO()
+        Image.new("RGB", (300, 300), (90, 90, 90)).save(buf, "PNG")
+        r = c.post("/v1/verify", data={"subject": sid, "deployment": dep},
+                   files={"image": ("g.png", buf.getvalue(), "image/png")}, headers=op)
+        assert r.status_code == 422 and r.json()["error"] == "no_face"
+
+        r = c.post("/v1/decline", json={"deployment": dep}, headers=op)
+        assert r.status_code == 200 and r.json()["alternative"]["method"]
+
+        # the auditor reads the trail and nothing else
+        assert c.get("/v1/audit/verify", headers=aud).json()["ok"] is True
+        trail: list[dict[str, Any]] = c.get("/v1/audit", params={"n": 100},
+                                            headers=aud).json()
+        assert any(r["operation"] == "verify" and r["subject"] == sid for r in trail)
+        assert c.get(f"/v1/subjects/{sid}", headers=aud).status_code == 403
+        assert c.post("/v1/consents/withdraw", json={"subject": sid},
+                      headers=aud).status_code == 403
+
+        r = c.post("/v1/consents/withdraw", json={"subject": sid}, headers=off)
+        assert r.status_code == 200 and len(r.json()["deleted"]["templates"]) == 2
+        r = c.post("/v1/identify", data={"deployment": dep}, files=probe, headers=op)
+        assert r.json()["candidates"] == []
+        shown = c.get(f"/v1/subjects/{sid}", headers=off).json()
+        assert shown["templates"] == [] and shown["consents"][0]["active"] is False
