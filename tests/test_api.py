@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from tests.conftest import ID02, JOLIE, office_manifest, photo
 
 from facegate.api.app import create_app
 from facegate.service import Actor, Facegate
-from tests.conftest import ID02, JOLIE, office_manifest, photo
 
 ADMIN = Actor("test-admin", "admin")
 

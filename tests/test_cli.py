@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.conftest import DEEPFACE, SHARED
 
 

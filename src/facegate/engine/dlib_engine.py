@@ -1,22 +1,28 @@
-"""dlib engine: HOG detector (CNN fallback), 5-point alignment, 128-d ResNet descriptor.
+"""dlib engine: HOG detector with a CNN fallback, 5-point alignment, 128-d ResNet templates.
 
 Model files come from the installed ``face_recognition_models`` package; nothing is downloaded.
-The 5-point model's points: 0-1 the corners of the eye on the image's left side... in dlib's
-order (outer, inner) for one eye, 2-3 for the other, 4 the bottom of the nose.
+Models load lazily, once per process, and are shared by every ``DlibEngine``. Images are only
+read, never kept (``images.no-retention``).
+
+dlib's 5-point landmarks, in image coordinates (checked on LFW): 0 = outer and 1 = inner corner
+of the eye on the image's right (the subject's left eye), 2 = outer and 3 = inner corner of the
+eye on the image's left (the subject's right eye), 4 = bottom of the nose (subnasale).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from functools import cache
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dlib
-import face_recognition_models as frm
+import face_recognition_models
 import numpy as np
+from PIL import Image
 
 from facegate.engine.base import (
+    QUALITY_ISSUES,
     Box,
     Face,
     FloatArray,
@@ -25,145 +31,281 @@ from facegate.engine.base import (
     QualityPolicy,
 )
 
-_LOCK = threading.Lock()
+MODEL_VERSION = "dlib_face_recognition_resnet_model_v1"
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+
+# The CNN scans at most this many pixels (after its own upsampling): under ~1 s on one core.
+CNN_MAX_PIXELS = 160_000
+# MMOD confidence -> HOG-margin scale: a least-squares fit on LFW faces found by both
+# detectors (see ``_cnn_score``).
+CNN_SCORE_SCALE = 2.0
+CNN_SCORE_OFFSET = -1.0
+
+# Pose model (weak perspective, mean 3-D face of OpenFace scaled to the inter-eye distance D):
+# the nose bottom lies POSE_DEPTH * D in front of the eye centres, and on a frontal face
+# POSE_DROP * D below them (median of dlib's 5-point landmarks on LFW).
+POSE_DEPTH = 0.44
+POSE_DROP = 0.87
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+# ---- models: loaded once per process -------------------------------------------------------
+
+_models: dict[str, Any] = {}
+_models_lock = threading.Lock()
+# dlib's DNNs keep per-call state inside the network object: one caller at a time.
+_cnn_lock = threading.Lock()
+_net_lock = threading.Lock()
 
 
-@cache
-def _models() -> dict[str, Any]:
-    with _LOCK:
-        return {
-            "hog": dlib.get_frontal_face_detector(),
-            "cnn": dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location()),
-            "shape": dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
-            "net": dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
-        }
+def _model(kind: str, path: str, load: Callable[[str], Any]) -> Any:
+    key = f"{kind}:{path}"
+    with _models_lock:
+        model = _models.get(key)
+        if model is None:
+            model = _models[key] = load(path)
+        return model
 
 
-def _laplacian_var(grey: np.ndarray) -> float:
-    g = grey.astype(np.float32)
-    lap = (g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1])
+def _hog() -> Any:
+    return _model("hog", "builtin", lambda _: dlib.get_frontal_face_detector())
+
+
+def _cnn() -> Any:
+    return _model("cnn", face_recognition_models.cnn_face_detector_model_location(),
+                  dlib.cnn_face_detection_model_v1)
+
+
+def _shape_predictor() -> Any:
+    return _model("shape", face_recognition_models.pose_predictor_five_point_model_location(),
+                  dlib.shape_predictor)
+
+
+def _recogniser() -> Any:
+    return _model("net", face_recognition_models.face_recognition_model_location(),
+                  dlib.face_recognition_model_v1)
+
+
+# ---- measurements ---------------------------------------------------------------------------
+
+
+def laplacian_variance(grey: NDFloat) -> float:
+    """Variance of the 3x3 Laplacian (4-neighbour) of a grey image: higher is sharper."""
+    g = grey.astype(np.float32, copy=False)
+    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4.0 * g[1:-1, 1:-1]
     return float(lap.var())
 
 
-def _pose(points: list[tuple[float, float]]) -> tuple[float, float, float]:
-    """(yaw, roll, pitch) in degrees, estimated from the 5 landmarks."""
-    eye_a = np.mean(points[0:2], axis=0)
-    eye_b = np.mean(points[2:4], axis=0)
-    nose = np.asarray(points[4])
-    left, right = (eye_a, eye_b) if eye_a[0] < eye_b[0] else (eye_b, eye_a)
-    d = right - left
-    iod = float(np.hypot(*d)) or 1.0
-    roll = math.degrees(math.atan2(d[1], d[0]))
-    # Put the nose into the eye-line frame.
-    u = d / iod
-    v = np.array([-u[1], u[0]])
+def estimate_pose(points: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+    """(yaw, roll, pitch) in degrees from dlib's 5 landmarks; rough, for quality gating.
+
+    roll: angle of the line between the eye centres (positive: clockwise in the image).
+    yaw: the nose bottom's sideways offset from the eye midpoint, along the eye line, in
+    inter-eye distances; a point ``POSE_DEPTH`` in front of the eyes gives
+    ``offset = POSE_DEPTH * tan(yaw)`` (the observed inter-eye distance shrinks by cos(yaw)).
+    Positive: the nose points to the image's right. pitch: the nose bottom's drop below the eye
+    line, in inter-eye distances corrected for yaw, is ``POSE_DROP*cos(p) + POSE_DEPTH*sin(p)``;
+    0 when it equals the frontal ``POSE_DROP``, positive looking down. Looking down saturates
+    near +25 degrees (the drop stops growing), looking up is measured to about -60.
+    """
+    if len(points) < 5:
+        return 0.0, 0.0, 0.0
+    p = np.asarray(points[:5], dtype=np.float64)
+    eye_a, eye_b, nose = (p[0] + p[1]) / 2, (p[2] + p[3]) / 2, p[4]
+    left, right = (eye_a, eye_b) if eye_a[0] <= eye_b[0] else (eye_b, eye_a)
+    axis = right - left
+    seen = float(np.hypot(axis[0], axis[1]))
+    if seen < 1e-6:
+        return 0.0, 0.0, 0.0
+    roll = math.degrees(math.atan2(axis[1], axis[0]))
+    u = axis / seen
+    v = np.array([-u[1], u[0]])  # "down" in the face's frame
     rel = nose - (left + right) / 2
-    x, y = float(rel @ u) / iod, float(rel @ v) / iod
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, 2 * x))))
-    # A frontal face has the nose bottom about 0.6-0.9 inter-ocular distances below the eyes.
-    pitch = math.degrees(math.atan2(y - 0.75, 1.0)) * 2
-    return yaw, roll, pitch
+    across, drop = float(rel @ u) / seen, float(rel @ v) / seen
+    yaw_rad = math.atan(across / POSE_DEPTH)
+    drop *= math.cos(yaw_rad)  # normalise by the true, not the foreshortened, eye distance
+    radius = math.hypot(POSE_DROP, POSE_DEPTH)
+    phase = math.atan2(POSE_DROP, POSE_DEPTH)
+    pitch_rad = math.asin(max(-1.0, min(1.0, drop / radius))) - phase
+    return math.degrees(yaw_rad), roll, math.degrees(pitch_rad)
+
+
+def quality_issues(size: int, detector_score: float, sharpness: float, brightness: float,
+                   yaw: float, pitch: float, policy: QualityPolicy) -> tuple[str, ...]:
+    """Keys of ``QUALITY_ISSUES`` that ``policy`` finds in these measurements, in that order."""
+    found = {
+        "small_face": size < policy.min_face_size,
+        "low_confidence": detector_score < policy.min_detector_score,
+        "low_sharpness": sharpness < policy.min_sharpness,
+        "too_dark": brightness < policy.min_brightness,
+        "too_bright": brightness > policy.max_brightness,
+        "extreme_pose": abs(yaw) > policy.max_yaw or abs(pitch) > policy.max_pitch,
+    }
+    return tuple(key for key in QUALITY_ISSUES if found[key])
+
+
+NDFloat = np.ndarray[Any, np.dtype[Any]]
+
+
+# ---- the engine -----------------------------------------------------------------------------
 
 
 class DlibEngine:
+    """dlib's HOG (or CNN) detector, 5-point landmarks and ResNet descriptor.
+
+    ``detector``: ``"hog"`` (fast; with ``cnn_fallback`` the CNN runs when HOG finds nothing)
+    or ``"cnn"`` (CNN only). ``upsample``: HOG upsampling steps (1 finds faces down to about
+    40 px). ``quality``: thresholds for ``Quality.issues``.
+    """
+
     name = "dlib"
-    model_version = "dlib_face_recognition_resnet_model_v1"
+    model_version = MODEL_VERSION
     dim = 128
 
     def __init__(self, detector: str = "hog", upsample: int = 1, cnn_fallback: bool = True,
                  quality: QualityPolicy | None = None) -> None:
         if detector not in ("hog", "cnn"):
-            raise ValueError("detector must be 'hog' or 'cnn'")
+            raise ValueError(f"detector must be 'hog' or 'cnn', not {detector!r}")
+        if upsample < 0:
+            raise ValueError("upsample must be >= 0")
         self.detector = detector
         self.upsample = upsample
         self.cnn_fallback = cnn_fallback
-        self.quality_policy = quality or QualityPolicy()
+        self.quality_policy = quality if quality is not None else QualityPolicy()
 
     @property
     def detector_label(self) -> str:
+        """``"hog+cnn-fallback"``, ``"hog"`` or ``"cnn"``."""
         if self.detector == "cnn":
             return "cnn"
         return "hog+cnn-fallback" if self.cnn_fallback else "hog"
 
-    def _detect_boxes(self, image: ImageArray) -> list[tuple[Any, float, str]]:
-        m = _models()
-        out: list[tuple[Any, float, str]] = []
-        if self.detector == "hog":
-            up = self.upsample if max(image.shape[:2]) <= 1000 else 0
-            rects, scores, _ = m["hog"].run(image, up, 0.0)
-            out = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
-            if out or not self.cnn_fallback:
-                return out
-        scale = 1.0
-        img = image
-        if max(image.shape[:2]) > 800:
-            scale = 800 / max(image.shape[:2])
-            from PIL import Image
-            pil = Image.fromarray(image)
-            pil = pil.resize((round(image.shape[1] * scale), round(image.shape[0] * scale)))
-            img = np.asarray(pil)
-        up = 1 if max(img.shape[:2]) <= 400 else 0
-        for det in m["cnn"](img, up):
-            r = det.rect
-            rect = dlib.rectangle(int(r.left() / scale), int(r.top() / scale),
-                                  int(r.right() / scale), int(r.bottom() / scale))
-            # MMOD confidence (~0..1.5 for true faces) maps onto the HOG margin scale.
-            out.append((rect, float(det.confidence) - 0.3, "cnn"))
-        return out
+    def warm_up(self) -> None:
+        """Load every model now rather than on the first request."""
+        _hog(), _shape_predictor(), _recogniser()
+        if self.detector == "cnn" or self.cnn_fallback:
+            _cnn()
 
-    def _face(self, image: ImageArray, rect: Any, score: float, label: str
-              ) -> tuple[Face, Any]:
-        m = _models()
-        h, w = image.shape[:2]
-        box = Box(max(0, rect.left()), max(0, rect.top()), min(w, rect.right() + 1),
-                  min(h, rect.bottom() + 1))
-        shape = m["shape"](image, rect)
-        points = [(float(p.x), float(p.y)) for p in shape.parts()]
-        chip = np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25))
-        grey = chip.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        yaw, roll, pitch = _pose(points)
-        size = min(box.width, box.height)
-        sharp = _laplacian_var(grey)
-        bright = float(grey.mean())
-        p = self.quality_policy
-        issues = []
-        if size < p.min_face_size:
-            issues.append("small_face")
-        if score < p.min_detector_score:
-            issues.append("low_confidence")
-        if sharp < p.min_sharpness:
-            issues.append("low_sharpness")
-        if bright < p.min_brightness:
-            issues.append("too_dark")
-        if bright > p.max_brightness:
-            issues.append("too_bright")
-        if abs(yaw) > p.max_yaw or abs(pitch) > p.max_pitch:
-            issues.append("extreme_pose")
-        q = Quality(size=size, detector_score=score, sharpness=sharp, brightness=bright,
-                    yaw=yaw, roll=roll, pitch=pitch, issues=tuple(issues))
-        return Face(box=box, landmarks=tuple(points), quality=q, detector=label), chip
-
-    def _all(self, image: ImageArray) -> list[tuple[Face, Any]]:
-        found = [self._face(image, r, s, lab) for r, s, lab in self._detect_boxes(image)]
-        found.sort(key=lambda fc: -(fc[0].box.width * fc[0].box.height))
-        return found
+    # ---- Engine protocol ----
 
     def detect(self, image: ImageArray) -> list[Face]:
-        return [f for f, _ in self._all(image)]
-
-    def _descriptor(self, chip: Any) -> FloatArray:
-        v = np.asarray(_models()["net"].compute_face_descriptor(chip), dtype=np.float32)
-        return (v / np.linalg.norm(v)).astype(np.float32)
+        """All faces, largest first, with landmarks and quality (no embedding)."""
+        return [face for face, _ in self._faces(_checked(image))]
 
     def embed(self, image: ImageArray, face: Face) -> FloatArray:
-        m = _models()
-        b = face.box
-        shape = m["shape"](image, dlib.rectangle(b.left, b.top, b.right - 1, b.bottom - 1))
-        return self._descriptor(dlib.get_face_chip(image, shape, size=150, padding=0.25))
+        """The normalised 128-d template of ``face``, aligned on its 5 landmarks."""
+        image = _checked(image)
+        return _descriptor(_chip(image, _shape_of(image, face)))
 
     def analyse(self, image: ImageArray) -> list[Face]:
-        out = []
-        for face, chip in self._all(image):
-            out.append(Face(box=face.box, landmarks=face.landmarks, quality=face.quality,
-                            detector=face.detector, embedding=self._descriptor(chip)))
-        return out
+        """``detect`` and ``embed`` in one pass (each face is aligned once)."""
+        return [
+            Face(box=face.box, landmarks=face.landmarks, quality=face.quality,
+                 detector=face.detector, embedding=_descriptor(chip))
+            for face, chip in self._faces(_checked(image))
+        ]
+
+    # ---- internals ----
+
+    def _faces(self, image: ImageArray) -> list[tuple[Face, ImageArray]]:
+        height, width = image.shape[:2]
+        found = []
+        for rect, score, label in self._detections(image):
+            box = Box(max(0, rect.left()), max(0, rect.top()),
+                      min(width, rect.right() + 1), min(height, rect.bottom() + 1))
+            if box.width <= 0 or box.height <= 0:
+                continue
+            shape = _shape_predictor()(image, rect)
+            chip = _chip(image, shape)
+            found.append((self._face(box, shape, chip, score, label), chip))
+        found.sort(key=lambda fc: (-fc[0].box.width * fc[0].box.height,
+                                   -fc[0].quality.detector_score))
+        return found
+
+    def _detections(self, image: ImageArray) -> list[tuple[Any, float, str]]:
+        if self.detector == "hog":
+            rects, scores, _ = _hog().run(image, self.upsample, 0.0)
+            found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
+            if found or not self.cnn_fallback:
+                return found
+        return _cnn_detections(image)
+
+    def _face(self, box: Box, shape: Any, chip: ImageArray, score: float, label: str) -> Face:
+        points = tuple((float(p.x), float(p.y)) for p in shape.parts())
+        # The face proper: the chip without its padding (its central 100 x 100 pixels).
+        margin = round(CHIP_SIZE * CHIP_PADDING / (1 + 2 * CHIP_PADDING))
+        grey = chip[margin:-margin, margin:-margin].astype(np.float32) @ _LUMA
+        sharpness = laplacian_variance(grey)
+        brightness = float(grey.mean())
+        yaw, roll, pitch = estimate_pose(points)
+        size = min(box.width, box.height)
+        issues = quality_issues(size, score, sharpness, brightness, yaw, pitch,
+                                self.quality_policy)
+        quality = Quality(size=size, detector_score=score, sharpness=sharpness,
+                          brightness=brightness, yaw=yaw, roll=roll, pitch=pitch, issues=issues)
+        return Face(box=box, landmarks=points, quality=quality, detector=label)
+
+
+def _checked(image: ImageArray) -> ImageArray:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError("the engine takes an RGB uint8 array of shape (H, W, 3)")
+    return np.ascontiguousarray(image)
+
+
+def _cnn_detections(image: ImageArray) -> list[tuple[Any, float, str]]:
+    """CNN (MMOD) detections within the ``CNN_MAX_PIXELS`` budget, in ``image`` coordinates.
+
+    Small images are upsampled once (faces down to ~20 px); large ones are shrunk first.
+    """
+    height, width = image.shape[:2]
+    pixels = height * width
+    scale, upsample, scanned = 1.0, 0, image
+    if pixels * 4 <= CNN_MAX_PIXELS:
+        upsample = 1
+    elif pixels > CNN_MAX_PIXELS:
+        scale = math.sqrt(CNN_MAX_PIXELS / pixels)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        scanned = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR,
+                                                           reducing_gap=2.0))
+    with _cnn_lock:
+        detections = _cnn()(scanned, upsample)
+    found = []
+    for det in detections:
+        r = det.rect
+        rect = dlib.rectangle(round(r.left() / scale), round(r.top() / scale),
+                              round(r.right() / scale), round(r.bottom() / scale))
+        found.append((rect, _cnn_score(float(det.confidence)), "cnn"))
+    return found
+
+
+def _cnn_score(confidence: float) -> float:
+    """MMOD confidence on the HOG-margin scale (HOG's threshold 0 ~ MMOD 0.5)."""
+    return CNN_SCORE_SCALE * confidence + CNN_SCORE_OFFSET
+
+
+def _shape_of(image: ImageArray, face: Face) -> Any:
+    """The landmarks of ``face`` as dlib wants them (recomputed if the face has none)."""
+    b = face.box
+    rect = dlib.rectangle(b.left, b.top, b.right - 1, b.bottom - 1)
+    if len(face.landmarks) == 5:
+        points = dlib.points([dlib.point(round(x), round(y)) for x, y in face.landmarks])
+        return dlib.full_object_detection(rect, points)
+    return _shape_predictor()(image, rect)
+
+
+def _chip(image: ImageArray, shape: Any) -> ImageArray:
+    chip: ImageArray = np.asarray(dlib.get_face_chip(image, shape, size=CHIP_SIZE,
+                                                     padding=CHIP_PADDING), dtype=np.uint8)
+    return chip
+
+
+def _descriptor(chip: ImageArray) -> FloatArray:
+    with _net_lock:
+        raw = _recogniser().compute_face_descriptor(chip, 0)
+    vector = np.asarray(raw, dtype=np.float32)
+    norm = float(np.linalg.norm(vector))
+    if norm > 0:
+        vector = vector / norm
+    out: FloatArray = vector.astype(np.float32, copy=False)
+    return out
