@@ -146,10 +146,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if mode in _WIDE_GREY_MODES:
         values = np.asarray(image).astype(np.float64)
         scale = 1.0 if mode == "F" and values.max(initial=0.0) <= 1.0 else 257.0
-        if mode == "F" and scale == 1.0:
-            values = values * 255.0
-        else:
-            values = values / scale
+        values = values * 255.0 if mode == "F" and scale == 1.0 else values / scale
         grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         return Image.fromarray(np.ascontiguousarray(np.stack([grey] * 3, axis=-1)))
     if mode == "P" and "transparency" in image.info:
