@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +68,27 @@ def service(data_dir: Path, engine: Engine) -> Iterator[Facegate]:
 def door(service: Facegate) -> str:
     """The reference office door, switched to 1:N so both verify and identify can run."""
     return str(service.apply_deployment(OFFICER, office_manifest(mode="identify"))["id"])
+
+
+# ---- raw test data (images and engine tests) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` next to the repository; the test is skipped when it is absent."""
+    if not DATA.is_dir():
+        pytest.skip(f"shared test data not found at {DATA} (see ../shared/data/README.md)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def photo_bytes(shared_data: Path) -> Callable[[str], bytes]:
+    """``photo_bytes("deepface/id02/img12.jpg")``: a file's bytes, by path under shared_data."""
+
+    def read(rel: str) -> bytes:
+        path = shared_data / rel
+        if not path.is_file():
+            pytest.skip(f"test photo not found: {path}")
+        return path.read_bytes()
+
+    return read

@@ -24,8 +24,7 @@ _FORMAT_ALIASES = {"MPO": "JPEG"}
 _WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 # Errors Pillow raises for truncated or corrupt data while decoding.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
-                  MemoryError)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArra
             details={"max_pixels": limits.max_pixels},
         ) from None
     except _DECODE_ERRORS:
-        raise InvalidImage("The image header is corrupt and cannot be read.") from None
+        raise InvalidImage("The image is truncated or corrupt and cannot be decoded.") from None
 
     with image:
         return _decode_opened(image, limits)
@@ -124,8 +123,7 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
             factor = limits.max_side / max(width, height)
             image.draft(None, (math.ceil(width * factor), math.ceil(height * factor)))
         image.load()
-        oriented = ImageOps.exif_transpose(image) or image
-        rgb = _to_rgb(oriented)
+        rgb = _to_rgb(_oriented(image))
     except _DECODE_ERRORS:
         raise InvalidImage(
             f"The {fmt} image is truncated or corrupt and cannot be decoded."
@@ -136,6 +134,14 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
     if array.ndim != 3 or array.shape[2] != 3:  # pragma: no cover - guarded by _to_rgb
         raise InvalidImage("The image could not be converted to RGB.")
     return array
+
+
+def _oriented(image: Image.Image) -> Image.Image:
+    """``image`` turned upright by its EXIF orientation; left as is if the EXIF is unreadable."""
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except _DECODE_ERRORS:
+        return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -169,6 +175,8 @@ def _downscale(image: Image.Image, max_side: int) -> Image.Image:
 
 
 def _mib(n: int) -> str:
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
     return f"{n / (1024 * 1024):.1f} MiB"
 
 

@@ -88,8 +88,8 @@ class QualityPolicy:
     """Thresholds for enrolment quality; the defaults accept ordinary photos."""
 
     min_face_size: int = 60
-    min_detector_score: float = -0.5
-    min_sharpness: float = 15.0
+    min_detector_score: float = 0.0
+    min_sharpness: float = 8.0
     min_brightness: float = 40.0
     max_brightness: float = 225.0
     max_yaw: float = 45.0
