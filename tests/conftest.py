@@ -21,11 +21,17 @@ OPERATOR = Actor("test-operator", "operator")
 AUDITOR = Actor("test-auditor", "auditor")
 
 
-def photo(rel: str) -> bytes:
-    path = DEEPFACE / rel
-    if not path.exists():
-        pytest.skip(f"test photos not found at {DEEPFACE}")
+def shared_bytes(rel: str) -> bytes:
+    """A file's bytes by path under ``../shared/data``; the test is skipped when it is absent."""
+    path = DATA / rel
+    if not path.is_file():
+        pytest.skip(f"test photo not found: {path} (see ../shared/data/README.md)")
     return path.read_bytes()
+
+
+def photo(rel: str) -> bytes:
+    """A deepface photo's bytes, by path under ``deepface/``."""
+    return shared_bytes(f"deepface/{rel}")
 
 
 # Two people, several photos each (see ../shared/data/README.md).
@@ -84,11 +90,4 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def photo_bytes(shared_data: Path) -> Callable[[str], bytes]:
     """``photo_bytes("deepface/id02/img12.jpg")``: a file's bytes, by path under shared_data."""
-
-    def read(rel: str) -> bytes:
-        path = shared_data / rel
-        if not path.is_file():
-            pytest.skip(f"test photo not found: {path}")
-        return path.read_bytes()
-
-    return read
+    return shared_bytes

@@ -275,3 +275,11 @@ def test_no_image_bytes_reach_the_data_directory(service: Facegate, door: str) -
     assert os.environ.get("FACEGATE_KEY_FILE")
     assert base64  # key file lives outside the data dir
     assert not any(p.name.endswith(".key") for p in service.settings.data_dir.rglob("*"))
+
+
+def test_finding_a_subject_by_reference_is_audited(service: Facegate) -> None:
+    sid = service.add_subject(OFFICER, "staff-077")["id"]
+    assert service.find_subject(OFFICER, "staff-077") == sid
+    rec = service.audit_tail(OFFICER, 1)[0]
+    assert rec["operation"] == "subject.find" and rec["subject"] == sid
+    assert "staff-077" not in str(rec)

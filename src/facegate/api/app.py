@@ -227,7 +227,7 @@ def create_app(service: Facegate) -> FastAPI:
         return service.detect(who, read(image), attrs(attributes))
 
     @app.get("/v1/attributes", tags=["faces"])
-    def attributes(who: Who, request: Request,
+    def attributes(who: Who,
                    names: Annotated[str | None, Query()] = "race") -> dict[str, Any]:
         """There is no attribute analysis; every request is refused and audited."""
         service.request_attributes(who, attrs(names))

@@ -369,14 +369,13 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, click.exceptions.Abort):
         sys.exit(1)
     except (typer.TyperException, click.ClickException) as e:
-        # usage errors (unknown command, missing option, bad value): exit 2
-        code = int(getattr(e, "exit_code", 2)) or 2
+        # usage errors (unknown command, missing option, bad value) carry exit code 2
         if STATE.json:
             typer.echo(json.dumps({"error": "usage", "message": e.format_message()}))
         else:
             typer.echo(f"error: {e.format_message()}\nTry 'facegate --help' for help.",
                        err=True)
-        sys.exit(2 if code == 2 or "Usage" in type(e).__name__ else code)
+        sys.exit(int(getattr(e, "exit_code", 2)) or 2)
     except Exception as e:  # anything else: exit 1 with a message, no traceback for users
         if STATE.json:
             typer.echo(json.dumps({"error": "internal", "message": str(e)}))

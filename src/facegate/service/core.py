@@ -420,6 +420,9 @@ class Facegate:
                 Identity.ref_digest == self.keyring.ref_digest(ref))).scalar_one_or_none()
             if ident is None:
                 raise NotFound("no subject has this reference")
+            self._audit(uow.session, actor, "subject.find", "allowed", ["rights.access"],
+                        subject=ident.subject_id)
+            uow.commit()
             return ident.subject_id
 
     def show_subject(self, actor: Actor, subject_id: str) -> dict[str, Any]:
