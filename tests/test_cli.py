@@ -84,3 +84,20 @@ def test_cli_bad_input_exit_2(fg, tmp_path: Path) -> None:
               code=2)["error"] == "bad_input"
     assert fg("subject", "show", "sub_nope", code=2)["error"] == "not_found"
     assert fg("frobnicate", code=2)["error"] == "usage"
+
+
+@pytest.mark.postgres
+def test_cli_on_postgresql(fg, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FACEGATE_DATABASE_URL points the CLI at PostgreSQL; the schema and trail live there."""
+    monkeypatch.setenv("FACEGATE_DATABASE_URL", postgres_url)
+    init = fg("init")
+    assert init["database"] == "external"
+    dep = fg("deployment", "apply", str(SHARED / "examples" / "office-door.yaml"))
+    assert dep["created"]
+    assert fg("audit", "verify")["ok"]
+    import sqlalchemy
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.connect() as conn:
+        ids = conn.execute(sqlalchemy.text("SELECT id FROM deployments")).scalars().all()
+    engine.dispose()
+    assert ids == ["hq-office-door"]

@@ -1,15 +1,15 @@
-"""The governed core end to end: real dlib models, real photos, a real SQLite store."""
+"""The governed core end to end: real dlib models, real photos, a real store (each test runs
+on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
-import base64
 import os
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from tests.conftest import (
     AUDITOR,
     ID02,
@@ -32,6 +32,16 @@ from facegate.errors import (
 )
 from facegate.service import Facegate
 from facegate.store.models import SubjectKey, Template
+
+
+def database_dump(service: Facegate) -> bytes:
+    """Every row of every table, as the database hands it out: what a stolen dump would hold."""
+    out = []
+    with service.db.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                out.append(repr(tuple(row)).encode())
+    return b"\n".join(out)
 
 
 def enrolled(service: Facegate, door: str, ref: str, photos: list[str],
@@ -236,10 +246,16 @@ def test_duplicate_reference_conflicts(service: Facegate) -> None:
 
 def test_identity_is_sealed_and_apart(service: Facegate, door: str) -> None:
     sid = enrolled(service, door, "staff-secret-42", JOLIE[:1], date(1990, 5, 1))
+    dump = database_dump(service)
+    assert b"staff-secret-42" not in dump and b"1990-05-01" not in dump
+    assert sid.encode() in dump  # the dump is real: the pseudonym is there
     db = service.settings.data_dir / "facegate.db"
-    service.close()
-    raw = db.read_bytes()
-    assert b"staff-secret-42" not in raw and b"1990-05-01" not in raw
+    if service.db.dialect.name == "sqlite":
+        service.close()
+        raw = db.read_bytes()
+        assert b"staff-secret-42" not in raw and b"1990-05-01" not in raw
+    else:
+        assert not db.exists()  # nothing beside the data when the store is PostgreSQL
     shown = service.show_subject(OFFICER, sid)
     assert shown["ref"] == "staff-secret-42" and shown["birth_date"] == "1990-05-01"
     assert "vector" not in str(shown["templates"])
@@ -254,7 +270,10 @@ def test_audit_chain_detects_an_edited_record(service: Facegate, door: str) -> N
         conn.rollback()
     # an attacker with raw database access drops the trigger and edits a record
     with service.db.begin() as conn:
-        conn.execute(text("DROP TRIGGER audit_records_no_update"))
+        if service.db.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_records_no_update"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_records_append_only ON audit_records"))
         conn.execute(text("UPDATE audit_records SET decision='refused' WHERE seq=3"))
     report = service.audit_verify(AUDITOR)
     assert not report["ok"] and report["first_broken"] == 3
@@ -264,16 +283,20 @@ def test_no_image_bytes_reach_the_data_directory(service: Facegate, door: str) -
     sid = enrolled(service, door, "staff-001", JOLIE[:2])
     service.verify(OPERATOR, sid, door, photo(JOLIE[2]))
     service.identify(OPERATOR, door, photo(JOLIE[2]))
-    service.close()
     signatures = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF", b"WEBP"]
     samples = [photo(p)[2000:2064] for p in JOLIE]
+    blobs = {"database rows": database_dump(service)}
+    service.close()
     for path in Path(service.settings.data_dir).rglob("*"):
         if path.is_file():
-            blob = path.read_bytes()
-            for sig in signatures + samples:
-                assert sig not in blob, f"{path} holds image data"
-    assert os.environ.get("FACEGATE_KEY_FILE")
-    assert base64  # key file lives outside the data dir
+            blobs[str(path)] = path.read_bytes()
+    assert len(blobs) > 1 or service.db.dialect.name != "sqlite"
+    for where, blob in blobs.items():
+        for sig in signatures + samples:
+            assert sig not in blob, f"{where} holds image data"
+    # the master key lives outside the data directory
+    key_file = Path(os.environ["FACEGATE_KEY_FILE"])
+    assert key_file.is_file() and service.settings.data_dir not in key_file.parents
     assert not any(p.name.endswith(".key") for p in service.settings.data_dir.rglob("*"))
 
 
