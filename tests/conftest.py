@@ -108,10 +108,29 @@ def service(data_dir: Path, engine: Engine, backend: str | None) -> Iterator[Fac
     svc.close()
 
 
+ASSESSMENT = {
+    "assessor": "Li Na, data protection officer",
+    "sections": {
+        "lawfulness": "Access control of a floor holding customer records; staff consent.",
+        "impact": "Staff may refuse and use the badge at the guard desk with no loss.",
+        "risks": "Template leakage mitigated by per-subject encryption; no images kept.",
+        "protections": "Role keys, audit trail, retention of one year; proportionate.",
+    },
+    "conclusion": "Lawful and proportionate with the listed measures.",
+}
+
+
+def assessed(service: Facegate, manifest: dict[str, Any]) -> str:
+    """Register a deployment and record its impact assessment (``pia.before-use``)."""
+    dep = str(service.apply_deployment(OFFICER, manifest)["id"])
+    service.record_assessment(OFFICER, dep, ASSESSMENT)
+    return dep
+
+
 @pytest.fixture()
 def door(service: Facegate) -> str:
     """The reference office door, switched to 1:N so both verify and identify can run."""
-    return str(service.apply_deployment(OFFICER, office_manifest(mode="identify"))["id"])
+    return assessed(service, office_manifest(mode="identify"))
 
 
 # ---- raw test data (images and engine tests) ------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from tests.conftest import ID02, JOLIE, office_manifest, photo
+from tests.conftest import ASSESSMENT, ID02, JOLIE, office_manifest, photo
 
 from facegate.api.app import create_app
 from facegate.service import Actor, Facegate
@@ -82,7 +82,13 @@ def test_api_session(api: tuple[str, dict[str, str]]) -> None:
         files = [("images", ("a.jpg", photo(JOLIE[0]), "image/jpeg"))]
         r = c.post("/v1/enrol", data={"subject": sid, "deployment": dep}, files=files,
                    headers=op)
-        assert r.status_code == 403 and r.json()["rules"] == ["consent.separate"]
+        assert r.status_code == 403
+        assert {"consent.separate", "pia.before-use"} <= set(r.json()["rules"])
+        r = c.post(f"/v1/deployments/{dep}/assessments", json=ASSESSMENT, headers=off)
+        assert r.status_code == 201 and r.json()["version"] == 1
+        r = c.post("/v1/enrol", data={"subject": sid, "deployment": dep}, files=files,
+                   headers=op)
+        assert r.json()["rules"] == ["consent.separate", "consent.lawful-basis"]
         r = c.post("/v1/consents", json={"subject": sid, "deployment": dep,
                                          "purpose": "access_control"}, headers=off)
         assert r.status_code == 201, r.text
@@ -141,3 +147,53 @@ def test_api_session(api: tuple[str, dict[str, str]]) -> None:
         assert r.json()["candidates"] == []
         shown = c.get(f"/v1/subjects/{sid}", headers=off).json()
         assert shown["templates"] == [] and shown["consents"][0]["active"] is False
+
+
+def test_compliance_endpoints(api: tuple[str, dict[str, str]]) -> None:
+    base, keys = api
+    off, op, aud = h(keys["officer"]), h(keys["operator"]), h(keys["auditor"])
+    with httpx.Client(base_url=base, timeout=120) as c:
+        dep = c.post("/v1/deployments", json=office_manifest(), headers=off).json()["id"]
+        # the public notice needs no key and holds no personal data
+        r = c.get(f"/notice/{dep}")
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        assert "Example Trading Co., Ltd." in r.text and "privacy@example.com" in r.text
+        r = c.get(f"/v1/deployments/{dep}/documents/sign", params={"size": "A3"},
+                  headers=off)
+        assert r.status_code == 200 and r.content.startswith(b"%PDF")
+        r = c.get(f"/v1/deployments/{dep}/documents/pia", headers=off)
+        assert r.status_code == 404 and r.json()["rules"] == ["pia.before-use"]
+        assert c.post(f"/v1/deployments/{dep}/assessments", json=ASSESSMENT,
+                      headers=aud).status_code == 403
+        r = c.post(f"/v1/deployments/{dep}/assessments",
+                   json=ASSESSMENT | {"sections": {"lawfulness": "x"}}, headers=off)
+        assert r.status_code == 422 and "impact" in r.json()["message"]
+        assert c.post(f"/v1/deployments/{dep}/assessments", json=ASSESSMENT,
+                      headers=off).status_code == 201
+        r = c.delete(f"/v1/deployments/{dep}/assessments/1", headers=off)
+        assert r.status_code == 403 and r.json()["rules"] == ["pia.before-use"]
+        r = c.get("/v1/filing", headers=aud)
+        assert r.status_code == 200 and r.json()["threshold"] == 10_000
+        assert r.json()["required"] is False
+        r = c.post("/v1/housekeeping", headers=off)
+        assert r.status_code == 200 and r.json()["expired_templates"] == 0
+        r = c.get("/v1/rules", params={"pack": "cn-2025"}, headers=aud)
+        ids = {x["id"] for x in r.json()}
+        assert "storage.on-device" in ids and "devices.annual-test" not in ids
+        sid = c.post("/v1/subjects", json={"ref": "E-9"}, headers=off).json()["id"]
+        r = c.post("/v1/rights/access", json={"subject": sid}, headers=off)
+        assert r.status_code == 403 and r.json()["rules"] == ["rights.access"]
+        r = c.post("/v1/rights/access", json={"subject": sid, "requester_verified": True},
+                   headers=off)
+        assert r.status_code == 200 and r.json()["templates"] == []
+        r = c.post("/v1/decline", json={"deployment": dep, "transaction": "t-1"}, headers=op)
+        assert r.status_code == 200
+        r = c.post("/v1/verify", data={"subject": sid, "deployment": dep,
+                                       "transaction": "t-1"},
+                   files={"image": ("p.jpg", photo(JOLIE[0]), "image/jpeg")}, headers=op)
+        assert r.status_code == 403 and "coercion.prohibited" in r.json()["rules"]
+        r = c.post(f"/v1/deployments/{dep}/terminate", headers=off)
+        assert r.status_code == 200 and len(r.json()["sha256"]) == 64
+        r = c.post("/v1/documents/receipt", json=r.json(), params={"format": "html"},
+                   headers=off)
+        assert r.status_code == 200 and "html" in r.text.lower()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import DEEPFACE, SHARED
+from tests.conftest import ASSESSMENT, DEEPFACE, SHARED
 
 
 @pytest.fixture()
@@ -42,11 +42,14 @@ def test_cli_session(fg, tmp_path: Path) -> None:
     refused = fg("deployment", "apply", str(tmp_path / "bad.yaml"), code=3)
     assert refused["rules"] == ["place.private-space"]
 
+    pia = tmp_path / "pia.yaml"
+    pia.write_text(yaml.safe_dump(ASSESSMENT))
+    assert fg("pia", "record", "--deployment", "hq-office-door", str(pia))["version"] == 1
     sid = fg("subject", "add", "--ref", "E-1001", "--birth-date", "1985-03-02")["id"]
     assert sid.startswith("sub_")
     img = str(DEEPFACE / "id01_angelina_jolie" / "img1.jpg")
     no_consent = fg("enrol", "--subject", sid, "--deployment", "hq-office-door", img, code=3)
-    assert no_consent["rules"] == ["consent.separate"]
+    assert no_consent["rules"] == ["consent.separate", "consent.lawful-basis"]
     fg("consent", "grant", "--subject", sid, "--deployment", "hq-office-door",
        "--purpose", "access_control", "--method", "written")
     enrolled = fg("enrol", "--subject", sid, "--deployment", "hq-office-door", img,
@@ -64,7 +67,7 @@ def test_cli_session(fg, tmp_path: Path) -> None:
     receipt = fg("consent", "withdraw", "--subject", sid)
     assert len(receipt["deleted"]["templates"]) == 2
     assert fg("verify", "--subject", sid, "--deployment", "hq-office-door", img,
-              code=3)["rules"] == ["consent.separate"]
+              code=3)["rules"] == ["consent.withdraw"]
     assert fg("audit", "verify")["ok"] is True
     ops = [r["operation"] for r in fg("audit", "tail", "-n", "50")["records"]]
     assert {"deployment.apply", "enrol", "verify", "consent.withdraw", "decline"} <= set(ops)
@@ -74,6 +77,8 @@ def test_cli_bad_input_exit_2(fg, tmp_path: Path) -> None:
     fg("init")
     (tmp_path / "x.jpg").write_bytes(b"not an image at all")
     dep = fg("deployment", "apply", str(SHARED / "examples" / "office-door.yaml"))
+    (tmp_path / "pia.yaml").write_text(yaml.safe_dump(ASSESSMENT))
+    fg("pia", "record", "--deployment", dep["id"], str(tmp_path / "pia.yaml"))
     sid = fg("subject", "add", "--ref", "E-2")["id"]
     fg("consent", "grant", "--subject", sid, "--deployment", dep["id"],
        "--purpose", "access_control")
@@ -84,6 +89,65 @@ def test_cli_bad_input_exit_2(fg, tmp_path: Path) -> None:
               code=2)["error"] == "bad_input"
     assert fg("subject", "show", "sub_nope", code=2)["error"] == "not_found"
     assert fg("frobnicate", code=2)["error"] == "usage"
+
+
+def test_cli_rules_documents_and_duties(fg, tmp_path: Path) -> None:
+    """The compliance officer's commands: rules, pack differences, filing, documents."""
+    fg("init")
+    listed = fg("rules", "list", "--pack", "cn-2025")["rules"]
+    assert "notice.accessible" in {r["id"] for r in listed}
+    assert "devices.annual-test" not in {r["id"] for r in listed}
+    told = fg("rules", "explain", "consent.guardian-under-14")
+    assert told["parameters"]["cn-draft-2023"]["guardian_age"] == 14
+    assert told["sources"]["cn-2025"].startswith("PIPL Art. 31")
+    assert fg("rules", "explain", "no.such-rule", code=2)["error"] == "bad_input"
+
+    square = yaml.safe_load((SHARED / "examples" / "office-door.yaml").read_text())
+    square["id"] = "north-square"
+    square["location"] = {"type": "square", "venue": "railway_station", "public_place": True,
+                          "capture_area": "North square", "signage": "sign-photos-1",
+                          "public_security_necessity": "crowd safety"}
+    (tmp_path / "square.yaml").write_text(yaml.safe_dump(square))
+    draft = fg("deployment", "check", str(tmp_path / "square.yaml"))
+    assert "filing.threshold" in draft["warnings"]
+    assert "no longer flagged by filing.threshold" in draft["differences"]["cn-2025"]
+    final = fg("deployment", "check", str(tmp_path / "square.yaml"), "--pack", "cn-2025")
+    assert "filing.threshold" not in final["warnings"]
+    assert "flagged by filing.threshold" in final["differences"]["cn-draft-2023"]
+
+    fg("deployment", "apply", str(tmp_path / "square.yaml"))
+    status = fg("filing", "status")
+    assert status["required"] and status["reasons"] == ["public_place:north-square"]
+    (task,) = status["tasks"]
+    assert task["kind"] == "filing" and task["started_on"] == status["crossed_on"]
+    if task["due_on"] is None:  # the due date lies in a year chinese-calendar does not know
+        assert status["warnings"][0]["level"] == "calendar"
+        year = int(status["crossed_on"][:4]) + 1
+        schedule = tmp_path / "next-year.yaml"  # a made-up schedule, for the test only
+        schedule.write_text(yaml.safe_dump({
+            "year": year, "source": "test schedule (not the State Council's)",
+            "holidays": [f"{year}-01-01"]}))
+        assert fg("filing", "calendar", str(schedule))["year"] == year
+        status = fg("filing", "status")
+        (task,) = status["tasks"]
+    assert task["due_on"] is not None and task["working_days_left"] > 0
+    filed = fg("filing", "record", "--reference", "BA-2026-0042", "--filed-on",
+               status["crossed_on"])
+    assert filed["tasks"][0]["filed_on"] == status["crossed_on"]
+    assert fg("housekeeping")["expired_templates"] == 0
+
+    sign = tmp_path / "sign.pdf"
+    made = fg("docs", "make", "sign", "--deployment", "north-square", "--size", "A3",
+              "--out", str(sign))
+    assert made["bytes"] == sign.stat().st_size and sign.read_bytes().startswith(b"%PDF")
+    notice = tmp_path / "notice.html"
+    fg("docs", "make", "notice", "--deployment", "north-square", "--lang", "en",
+       "--out", str(notice))
+    assert "Example Trading Co., Ltd." in notice.read_text()
+    assert fg("docs", "make", "pia", "--deployment", "north-square", "--out",
+              str(tmp_path / "pia.pdf"), code=2)["rules"] == ["pia.before-use"]
+    assert fg("docs", "make", "sign", "--deployment", "north-square", "--out",
+              str(tmp_path / "sign.txt"), code=2)["error"] == "bad_input"
 
 
 @pytest.mark.postgres

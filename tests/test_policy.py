@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from facegate.policy import ConsentFacts, Facts, Manifest, SubjectFacts, decide
+from facegate.policy import AssessmentFacts, ConsentFacts, Facts, Manifest, SubjectFacts, decide
 from facegate.policy.checks import age_on
 from facegate.policy.decision import Permit
 from facegate.policy.rules import RULES
@@ -26,7 +26,8 @@ def office() -> dict[str, Any]:
         "least_impact": "1:1 only", "mode": "verify",
         "location": {"type": "office_entrance", "venue": "office", "public_place": False,
                      "capture_area": "2 m in front of the door"},
-        "alternative": {"method": "badge", "description": "show the badge to the guard"},
+        "alternative": {"method": "badge_at_guard_desk",
+                        "description": "show the badge to the guard"},
         "retention_days": 365,
     }
 
@@ -64,11 +65,20 @@ def test_least_impact_needed_only_under_2025_measures() -> None:
 
 
 def test_alternative_required() -> None:
-    raw = office()
+    raw = office() | {"location": office()["location"] | {"type": "counter", "venue": "bank"}}
     del raw["alternative"]
+    raw["accessibility"] = {"alternative": "staff help at the counter"}
     d = apply(raw)
     assert d.refused_by == ["alternative.required"] and d.status == 403
     assert apply(raw | {"legal_basis": "Anti-Terrorism Law Art. 21"}).allowed
+
+
+def test_building_access_needs_another_way_in_whatever_the_law() -> None:
+    raw = office() | {"legal_basis": "Anti-Terrorism Law Art. 21",
+                      "accessibility": {"alternative": "staff help"}}
+    del raw["alternative"]
+    assert apply(raw).refused_by == ["alternative.building-access"]
+    assert apply(raw, "cn-2025").allowed  # a draft-only rule
 
 
 @pytest.mark.parametrize("place", ["hotel_room", "public_bath", "changing_room",
@@ -98,17 +108,21 @@ def consent(**kw: Any) -> ConsentFacts:
     return ConsentFacts(**(base | kw))
 
 
+ASSESSED = AssessmentFacts(1, date(2026, 1, 5), date(2029, 1, 5))
+
+
 def use(op: str = "enrol", c: ConsentFacts | None = None, born: date | None = None,
         **kw: Any):
     return decide(Facts(operation=op, pack="cn-draft-2023", on=TODAY,
                         deployment=Manifest.model_validate(office()),
-                        subject=SubjectFacts("sub_1", born), consent=c, **kw))
+                        subject=SubjectFacts("sub_1", born), consent=c,
+                        assessment=kw.pop("assessment", ASSESSED), **kw))
 
 
 def test_enrol_needs_a_consent() -> None:
     assert use(c=consent()).allowed
-    assert use(c=None).refused_by == ["consent.separate"]
-    assert use(c=consent(withdrawn=True)).refused_by == ["consent.separate"]
+    assert use(c=None).refused_by == ["consent.separate", "consent.lawful-basis"]
+    assert use(c=consent(withdrawn=True)).refused_by == ["consent.withdraw"]
 
 
 def test_purpose_bound() -> None:
@@ -124,7 +138,14 @@ def test_guardian_under_14_counts_on_the_day_of_processing() -> None:
     d = use(c=consent(), born=child)
     assert d.refused_by == ["consent.guardian-under-14"]
     assert "under 14" in d.message()
-    ok = use(c=consent(guardian_ref="parent-1", guardian_relationship="mother"), born=child)
+    guardian = consent(guardian_ref="parent-1", guardian_relationship="mother")
+    d = use(c=guardian, born=child)
+    assert d.refused_by == ["consent.guardian-under-14"] and "minors_rules" in d.message()
+    with_rules = office() | {"minors_rules": "rules-for-minors-v1"}
+    ok = decide(Facts(operation="enrol", pack="cn-draft-2023", on=TODAY,
+                      deployment=Manifest.model_validate(with_rules),
+                      subject=SubjectFacts("sub_1", child), consent=guardian,
+                      assessment=ASSESSED))
     assert ok.allowed and "consent.guardian-under-14" in ok.rules
     assert use(c=consent(), born=date(2012, 11, 24)).allowed  # 14 today
 
@@ -140,7 +161,8 @@ def test_notice_version_must_be_current_on_grant() -> None:
         return decide(Facts(operation="consent.grant", pack="cn-draft-2023", on=TODAY,
                             deployment=Manifest.model_validate(office()),
                             subject=SubjectFacts("sub_1"), consent=consent(notice_version=v),
-                            purpose="access_control", current_notice_version=2))
+                            purpose="access_control", current_notice_version=2,
+                            assessment=ASSESSED))
     assert grant(2).allowed
     assert grant(1).refused_by == ["notice.required"]
 
@@ -157,7 +179,7 @@ def test_sensitive_attributes_refused() -> None:
 def test_roles() -> None:
     d = decide(Facts(operation="enrol", pack="cn-draft-2023", on=TODAY, actor_role="auditor",
                      deployment=Manifest.model_validate(office()),
-                     subject=SubjectFacts("sub_1"), consent=consent()))
+                     subject=SubjectFacts("sub_1"), consent=consent(), assessment=ASSESSED))
     assert d.refused_by == ["security.controls"]
 
 

@@ -17,6 +17,7 @@ from tests.conftest import (
     JOLIE,
     OFFICER,
     OPERATOR,
+    assessed,
     office_manifest,
     photo,
 )
@@ -77,10 +78,10 @@ def test_enrol_refused_without_consent(service: Facegate, door: str) -> None:
     sid = service.add_subject(OFFICER, "staff-009")["id"]
     with pytest.raises(Refused) as e:
         service.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
-    assert e.value.rules == ["consent.separate"]
+    assert e.value.rules == ["consent.separate", "consent.lawful-basis"]
     tail = service.audit_tail(OFFICER, 1)[0]
     assert tail["operation"] == "enrol" and tail["decision"] == "refused"
-    assert tail["rules"] == ["consent.separate"]
+    assert tail["rules"] == ["consent.separate", "consent.lawful-basis"]
 
 
 def test_consent_for_another_purpose_is_refused(service: Facegate, door: str) -> None:
@@ -92,21 +93,22 @@ def test_consent_for_another_purpose_is_refused(service: Facegate, door: str) ->
 
 def test_template_used_only_where_consented(service: Facegate, door: str) -> None:
     jolie = enrolled(service, door, "staff-001", JOLIE[:1])
-    other = service.apply_deployment(OFFICER, office_manifest(id="canteen", mode="identify"))
+    other = assessed(service, office_manifest(id="canteen", mode="identify"))
     with pytest.raises(Refused) as e:
-        service.verify(OPERATOR, jolie, other["id"], photo(JOLIE[1]))
+        service.verify(OPERATOR, jolie, other, photo(JOLIE[1]))
     assert "consent.separate" in e.value.rules
-    assert service.identify(OPERATOR, other["id"], photo(JOLIE[1]))["candidates"] == []
+    assert service.identify(OPERATOR, other, photo(JOLIE[1]))["candidates"] == []
 
 
 def test_identify_refused_at_a_verify_only_deployment(service: Facegate) -> None:
-    service.apply_deployment(OFFICER, office_manifest())
+    assessed(service, office_manifest())
     with pytest.raises(Refused) as e:
         service.identify(OPERATOR, "hq-office-door", photo(JOLIE[0]))
     assert e.value.rules == ["purpose.bound"]
 
 
-def test_guardian_consent_under_14(service: Facegate, door: str) -> None:
+def test_guardian_consent_under_14(service: Facegate) -> None:
+    door = assessed(service, office_manifest(id="school-gate", minors_rules="minors-v1"))
     today = service.settings.today()
     child = service.add_subject(OFFICER, "pupil-1",
                                 date(today.year - 14, today.month, today.day)
@@ -130,7 +132,7 @@ def test_private_space_and_missing_alternative_refused(service: Facegate) -> Non
     del m["alternative"]
     with pytest.raises(Refused) as e:
         service.apply_deployment(OFFICER, m)
-    assert e.value.rules == ["alternative.required"]
+    assert e.value.rules == ["alternative.required", "alternative.building-access"]
     assert service.list_deployments(OFFICER) == []
 
 

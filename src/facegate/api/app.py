@@ -5,17 +5,24 @@ reads the audit trail. Refusals are 403 with the rule ids; bad input 422, 413 or
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from facegate import __version__
+from facegate.documents import Document
 from facegate.errors import FacegateError, ImageTooLarge
+from facegate.policy.catalogue import rules_catalogue
+from facegate.policy.packs import get_pack
 from facegate.service import Actor, Facegate
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -45,6 +52,43 @@ class WithdrawIn(BaseModel):
 class DeclineIn(BaseModel):
     deployment: str
     subject: str | None = None
+    transaction: str | None = Field(default=None, description="Not prompted again in it.")
+
+
+class AssessmentIn(BaseModel):
+    assessor: str = Field(min_length=1, max_length=200)
+    assessed_on: date | None = None
+    sections: dict[str, str] = Field(description="lawfulness, impact, risks, protections")
+    conclusion: str = Field(min_length=1)
+
+
+class IncidentIn(BaseModel):
+    what: str = Field(min_length=1, max_length=500)
+
+
+class FilingIn(BaseModel):
+    kind: Literal["filing", "change", "deregister"] = "filing"
+    filed_on: date
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class ReviewIn(BaseModel):
+    deployment: str
+    transaction: str = Field(min_length=1, max_length=100)
+    staff: str | None = Field(default=None, description="The staff member who checked.")
+    outcome: Literal["confirmed", "rejected"] | None = None
+    subject: str | None = None
+
+
+class ExportIn(BaseModel):
+    basis: str | None = Field(default=None, description="The law or separate consent.")
+    with_identity: bool = False
+
+
+class RightsIn(BaseModel):
+    subject: str
+    requester_verified: bool = Field(
+        default=False, description="The requester's identity was checked by the officer.")
 
 
 class KeyIn(BaseModel):
@@ -61,6 +105,9 @@ class VerifyOut(BaseModel):
     subject: str
     deployment: str
     match: bool
+    approved: bool = Field(description="False where a manual check decides (major interest).")
+    manual_review_required: bool
+    warnings: list[dict[str, Any]]
     score: float
     threshold: float
     faces_detected: int
@@ -92,12 +139,52 @@ def _actor(request: Request, key: Annotated[str | None, Depends(API_KEY)]) -> Ac
 Who = Annotated[Actor, Depends(_actor)]
 
 
+def _document(doc: Document, fmt: str) -> Response:
+    if fmt == "html":
+        return HTMLResponse(doc.html)
+    name = f"{doc.kind}-{doc.lang}.pdf"
+    return Response(doc.pdf(), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
 def _error(status: int, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
 
-def create_app(service: Facegate) -> FastAPI:
+SYSTEM = Actor("system:housekeeping", "admin")
+
+
+def _housekeeper(service: Facegate, every_s: float, stop: threading.Event) -> None:
+    """Delete expired templates on a timer (``retention.minimum``) until ``stop`` is set."""
+    while not stop.wait(every_s):
+        try:
+            service.housekeeping(SYSTEM)
+        except Exception:  # keep serving; the next round tries again
+            logging.getLogger("facegate").exception("housekeeping failed")
+
+
+def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> FastAPI:
+    """The API app. Housekeeping runs at start and then every ``housekeeping_every_s``
+    seconds (default: the rule pack's ``housekeeping_interval_s``; 0 turns it off)."""
+    every = (get_pack(service.settings.rule_pack).params["housekeeping_interval_s"]
+             if housekeeping_every_s is None else housekeeping_every_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if every > 0:
+            service.housekeeping(SYSTEM)
+            worker = threading.Thread(target=_housekeeper, args=(service, every, stop),
+                                      name="facegate-housekeeping", daemon=True)
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(5)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="facegate",
         version=__version__,
         description="Face recognition in which every operation passes a policy gate built from "
@@ -155,6 +242,40 @@ def create_app(service: Facegate) -> FastAPI:
     def get_deployment(who: Who, deployment_id: str) -> dict[str, Any]:
         return service.get_deployment(who, deployment_id)
 
+    @app.post("/v1/deployments/{deployment_id}/terminate", tags=["deployments"])
+    def terminate_deployment(who: Who, deployment_id: str) -> dict[str, Any]:
+        """End face recognition here: templates deleted, consents closed (filing.deregister)."""
+        return service.terminate_deployment(who, deployment_id)
+
+    @app.post("/v1/deployments/{deployment_id}/assessments", status_code=201,
+              tags=["assessments"])
+    def record_assessment(who: Who, deployment_id: str, body: AssessmentIn) -> dict[str, Any]:
+        """Record an impact assessment (four sections); no deployment is used without one."""
+        return service.record_assessment(who, deployment_id, body.model_dump())
+
+    @app.get("/v1/deployments/{deployment_id}/assessments", tags=["assessments"])
+    def list_assessments(who: Who, deployment_id: str) -> list[dict[str, Any]]:
+        return service.list_assessments(who, deployment_id)
+
+    @app.delete("/v1/deployments/{deployment_id}/assessments/{version}", tags=["assessments"])
+    def delete_assessment(who: Who, deployment_id: str, version: int) -> dict[str, Any]:
+        """Refused while the assessment must be kept (three years)."""
+        return service.delete_assessment(who, deployment_id, version)
+
+    @app.post("/v1/deployments/{deployment_id}/incidents", tags=["assessments"])
+    def report_incident(who: Who, deployment_id: str, body: IncidentIn) -> dict[str, Any]:
+        """A major incident makes the assessment stale until reassessed."""
+        return service.report_incident(who, deployment_id, body.what)
+
+    @app.get("/v1/deployments/{deployment_id}/documents/{kind}", tags=["documents"])
+    def get_document(who: Who, deployment_id: str,
+                     kind: Literal["notice", "sign", "pia"],
+                     lang: Literal["zh", "en"] = "zh", size: Literal["A4", "A3"] = "A4",
+                     format: Literal["pdf", "html"] = "pdf") -> Response:
+        """The deployment's notice, reminder sign or impact assessment report."""
+        service.get_deployment(who, deployment_id)  # role check: deployment.read
+        return _document(service.document(who, kind, deployment_id, lang, size), format)
+
     @app.get("/v1/deployments/{deployment_id}/notice", tags=["deployments"])
     def get_notice(who: Who, deployment_id: str,
                    version: int | None = None) -> dict[str, Any]:
@@ -198,27 +319,36 @@ def create_app(service: Facegate) -> FastAPI:
     @app.post("/v1/enrol", status_code=201, tags=["faces"])
     def enrol(who: Who, subject: Annotated[str, Form()], deployment: Annotated[str, Form()],
               images: Annotated[list[UploadFile], File(description="Face photos")],
-              attributes: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+              attributes: Annotated[str | None, Form()] = None,
+              source: Annotated[Literal["live", "research", "training"], Form()] = "live",
+              keep_image: Annotated[bool, Form()] = False) -> dict[str, Any]:
         """Compute templates for a consenting subject; the images are never kept."""
         return service.enrol(who, subject, deployment, [read(i) for i in images],
-                             attributes=attrs(attributes))
+                             attributes=attrs(attributes), source=source,
+                             keep_image=keep_image)
 
     @app.post("/v1/verify", tags=["faces"])
     def verify(who: Who, subject: Annotated[str, Form()], deployment: Annotated[str, Form()],
                image: Annotated[UploadFile, File()],
-               attributes: Annotated[str | None, Form()] = None) -> VerifyOut:
+               attributes: Annotated[str | None, Form()] = None,
+               transaction: Annotated[str | None, Form()] = None,
+               choice: Annotated[Literal["face"] | None, Form()] = None) -> VerifyOut:
         """1:1: does the face belong to the claimed subject?"""
         return VerifyOut(**service.verify(who, subject, deployment, read(image),
-                                          attributes=attrs(attributes)))
+                                          attributes=attrs(attributes),
+                                          transaction=transaction, choice=choice))
 
     @app.post("/v1/identify", tags=["faces"])
     def identify(who: Who, deployment: Annotated[str, Form()],
                  image: Annotated[UploadFile, File()],
                  top: Annotated[int, Form(ge=1, le=100)] = 5,
-                 attributes: Annotated[str | None, Form()] = None) -> IdentifyOut:
+                 attributes: Annotated[str | None, Form()] = None,
+                 transaction: Annotated[str | None, Form()] = None,
+                 choice: Annotated[Literal["face"] | None, Form()] = None) -> IdentifyOut:
         """1:N over the templates consented for this deployment; none below the threshold."""
         return IdentifyOut(**service.identify(who, deployment, read(image), top,
-                                              attributes=attrs(attributes)))
+                                              attributes=attrs(attributes),
+                                              transaction=transaction, choice=choice))
 
     @app.post("/v1/detect", tags=["faces"])
     def detect(who: Who, image: Annotated[UploadFile, File()],
@@ -236,7 +366,70 @@ def create_app(service: Facegate) -> FastAPI:
     @app.post("/v1/decline", tags=["faces"])
     def decline(who: Who, body: DeclineIn) -> dict[str, Any]:
         """The person chose the alternative: recorded, never penalised."""
-        return service.decline(who, body.deployment, body.subject)
+        return service.decline(who, body.deployment, body.subject, body.transaction)
+
+    @app.post("/v1/transactions/review", tags=["faces"])
+    def review_transaction(who: Who, body: ReviewIn) -> dict[str, Any]:
+        """A named staff member's manual check decides a transaction of major interest."""
+        return service.review_transaction(who, body.deployment, body.transaction, body.staff,
+                                          body.outcome, body.subject)
+
+    # ---- the person's rights, exports -----------------------------------------------------
+
+    @app.post("/v1/rights/access", tags=["rights"])
+    def access_request(who: Who, body: RightsIn) -> dict[str, Any]:
+        """What face data is held about the person (rights.access)."""
+        return service.access_request(who, body.subject, body.requester_verified)
+
+    @app.post("/v1/rights/delete", tags=["rights"])
+    def deletion_request(who: Who, body: RightsIn) -> dict[str, Any]:
+        """Delete the person's face data; returns a deletion receipt (rights.delete)."""
+        return service.deletion_request(who, body.subject, body.requester_verified)
+
+    @app.post("/v1/subjects/{subject_id}/export", tags=["rights"])
+    def export_templates(who: Who, subject_id: str, body: ExportIn) -> dict[str, Any]:
+        """Templates leave only under a cited basis, pseudonymous (storage.on-device)."""
+        return service.export_templates(who, subject_id, body.basis, body.with_identity)
+
+    @app.post("/v1/documents/receipt", tags=["documents"])
+    def receipt_document(who: Who, receipt: dict[str, Any],
+                         lang: Literal["zh", "en"] = "zh",
+                         format: Literal["pdf", "html"] = "pdf") -> Response:
+        """A deletion receipt (the JSON a withdrawal or deletion returned) as a document."""
+        return _document(service.document(who, "receipt", lang=lang, receipt=receipt), format)
+
+    # ---- compliance duties ----------------------------------------------------------------
+
+    @app.get("/v1/filing", tags=["compliance"])
+    def filing_status(who: Who) -> dict[str, Any]:
+        """Persons counted, threshold, dates, tasks and warnings (filing.threshold)."""
+        return service.filing_status(who)
+
+    @app.post("/v1/filing", tags=["compliance"])
+    def record_filing(who: Who, body: FilingIn) -> dict[str, Any]:
+        return service.record_filing(who, body.kind, body.filed_on, body.reference)
+
+    @app.get("/v1/filing/dossier", tags=["compliance"])
+    def filing_dossier(who: Who, lang: Literal["zh", "en"] = "zh",
+                       format: Literal["pdf", "html"] = "pdf") -> Response:
+        return _document(service.document(who, "filing", lang=lang), format)
+
+    @app.post("/v1/housekeeping", tags=["compliance"])
+    def housekeeping(who: Who) -> dict[str, Any]:
+        """Delete expired templates now (the service also runs this periodically)."""
+        return service.housekeeping(who)
+
+    @app.get("/v1/rules", tags=["rules"])
+    def list_rules(who: Who, pack: str | None = None) -> list[dict[str, Any]]:
+        """The rule catalogue, or one pack's rules."""
+        return rules_catalogue(pack)
+
+    # ---- public pages (no personal data) ---------------------------------------------------
+
+    @app.get("/notice/{deployment_id}", tags=["public"], response_class=HTMLResponse)
+    def public_notice(deployment_id: str, lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
+        """The notice a person reads before capture; the sign's QR code points here."""
+        return HTMLResponse(service.document(None, "notice", deployment_id, lang).html)
 
     # ---- audit and keys -------------------------------------------------------------------
 

@@ -3,20 +3,20 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
-import yaml
 
+from facegate.cli import compliance
+from facegate.cli.common import STATE, actor, emit, read_image, read_manifest, report
 from facegate.errors import BadInput, FacegateError
-from facegate.service import ROLES, Actor, Facegate, Settings
+from facegate.policy.packs import PACKS
+from facegate.service import ROLES, Facegate
 
 app = typer.Typer(help="facegate: face recognition inside the law.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -31,77 +31,7 @@ app.add_typer(subject_app, name="subject")
 app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(key_app, name="key")
-
-
-@dataclass
-class State:
-    data: Path | None = None
-    json: bool = False
-    _service: Facegate | None = field(default=None, repr=False)
-
-    @property
-    def settings(self) -> Settings:
-        return Settings.from_env(self.data)
-
-    @property
-    def service(self) -> Facegate:
-        if self._service is None:
-            settings = self.settings
-            if not (settings.data_dir / "facegate.db").exists() and not settings.database_url:
-                raise BadInput(f"{settings.data_dir} is not initialised: run 'facegate init'")
-            self._service = Facegate(settings)
-        return self._service
-
-
-STATE = State()
-
-
-def actor() -> Actor:
-    return Actor(f"cli:{getpass.getuser()}", "admin")
-
-
-def emit(obj: Any, human: str | None = None) -> None:
-    if STATE.json:
-        typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
-    elif human is not None:
-        typer.echo(human)
-    else:
-        typer.echo(yaml.safe_dump(obj, allow_unicode=True, sort_keys=False).rstrip())
-
-
-def report(err: FacegateError) -> int:
-    """Print an error (JSON or text) and return the exit code."""
-    body = err.to_dict()
-    if STATE.json:
-        typer.echo(json.dumps(body, ensure_ascii=False, default=str))
-    else:
-        typer.echo(f"error: {err.message}", err=True)
-        if err.rules:
-            typer.echo(f"rules: {', '.join(err.rules)}", err=True)
-        for remedy in body.get("remedies", []):
-            typer.echo(f"to make it lawful: {remedy}", err=True)
-    return err.exit_code
-
-
-def read_image(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror}") from None
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise BadInput(f"{path} is not valid YAML/JSON: {e}") from None
-    if not isinstance(raw, dict):
-        raise BadInput(f"{path} must hold a mapping of manifest fields")
-    return raw
+compliance.register(app, deployment_app)
 
 
 @app.callback()
@@ -159,13 +89,36 @@ def deployment_apply(file: Path) -> None:
 @deployment_app.command("check")
 def deployment_check(file: Path, pack: Annotated[str | None, typer.Option(
         help="Rule pack to check against (default: the manifest's).")] = None) -> None:
-    """Check a manifest without registering it."""
-    d = STATE.service.check_deployment(read_manifest(file), pack)
+    """Check a manifest without registering it, and show how the other pack would differ."""
+    raw = read_manifest(file)
+    d = STATE.service.check_deployment(raw, pack)
     out = d.to_dict()
-    emit(out, "\n".join(f"{'PASS' if f['passed'] else 'FAIL'} {f['rule']}: {f['reason']['en']}"
-                        for f in out["findings"]))
+    others = {p: STATE.service.check_deployment(raw, p).to_dict() for p in PACKS if p != d.pack}
+    out["differences"] = {p: pack_differences(out, o) for p, o in others.items()}
+    lines = [f"{'PASS' if f['passed'] else 'FAIL'}{' (!)' if f.get('warning') else ''} "
+             f"{f['rule']}: {f['reason']['en']}" for f in out["findings"]]
+    for p, diff in out["differences"].items():
+        lines.append(f"under {p}:" + ("" if diff else " no difference"))
+        lines += [f"  {x}" for x in diff]
+    emit(out, "\n".join(lines))
     if not d.allowed:
         raise typer.Exit(3)
+
+
+def pack_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """What changes from decision ``a`` to ``b``: refusals, flags and rules that apply."""
+    diff = []
+    for label, key in (("refused", "refused_by"), ("flagged", "warnings")):
+        for r in sorted(set(b[key]) - set(a[key])):
+            diff.append(f"{label} by {r}")
+        for r in sorted(set(a[key]) - set(b[key])):
+            diff.append(f"no longer {label} by {r}")
+    for r in sorted(set(b["rules"]) - set(a["rules"]) - set(b["refused_by"])
+                    - set(b["warnings"])):
+        diff.append(f"also checked: {r}")
+    for r in sorted(set(a["rules"]) - set(b["rules"])):
+        diff.append(f"does not apply: {r}")
+    return diff
 
 
 @deployment_app.command("list")

@@ -10,13 +10,16 @@ from facegate.policy.rules import get_rule
 
 @dataclass(frozen=True)
 class Finding:
-    """One rule's verdict on one fact. ``status`` is the HTTP status a refusal maps to."""
+    """One rule's verdict on one fact. ``status`` is the HTTP status a refusal maps to;
+    ``warning`` flags a passing finding that needs attention (an overdue device test, a
+    filing duty)."""
 
     rule: str
     passed: bool
     reason_en: str
     reason_zh: str = ""
     status: int = 403
+    warning: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         r = get_rule(self.rule)
@@ -24,6 +27,8 @@ class Finding:
             "rule": self.rule, "passed": self.passed,
             "reason": {"en": self.reason_en, "zh": self.reason_zh or r.title_zh},
         }
+        if self.warning:
+            out["warning"] = True
         if not self.passed and r.remedy_en:
             out["remedy"] = {"en": r.remedy_en, "zh": r.remedy_zh}
         return out
@@ -78,6 +83,10 @@ class Decision:
         return list(dict.fromkeys(f.rule for f in self.findings if not f.passed))
 
     @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.passed and f.warning]
+
+    @property
     def status(self) -> int:
         """403 for a refusal; 422 when every failure is a missing required field."""
         failed = [f for f in self.findings if not f.passed]
@@ -101,5 +110,6 @@ class Decision:
             "allowed": self.allowed,
             "rules": self.rules,
             "refused_by": self.refused_by,
+            "warnings": list(dict.fromkeys(f.rule for f in self.warnings)),
             "findings": [f.to_dict() for f in self.findings],
         }

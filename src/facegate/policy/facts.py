@@ -36,6 +36,33 @@ class Alternative(_Strict):
     description: str | None = None
 
 
+class Accessibility(_Strict):
+    """How people with disabilities and elderly people use the notice and the alternative
+    (``notice.accessible``)."""
+
+    notice: str | None = None
+    alternative: str | None = None
+
+
+class Device(_Strict):
+    """A capture device: its own capture area (``place.capture-area``) and its last security
+    test (``devices.annual-test``)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    capture_area: str | None = None
+    security_tested_on: date | None = None
+
+
+class RemoteScope(_Strict):
+    """Limits of remote identification without the person's awareness
+    (``remote-id.restricted``)."""
+
+    basis: str | None = None  # closed list: national_security, public_safety, emergency
+    until: date | None = None
+    area: str | None = None
+    people: str | None = None
+
+
 class Manifest(_Strict):
     """A deployment: one use of face recognition, at one place, by one operator."""
 
@@ -53,6 +80,14 @@ class Manifest(_Strict):
     transactions: list[str] = Field(default_factory=list)
     remote_identification: bool = False
     legal_basis: str | None = None
+    # Added by the full rule catalogue; all optional so the reference manifest stays valid.
+    nonbiometric_sufficient: bool = False  # a non-biometric method would meet the same need
+    face_reason: str | None = None  # why faces anyway (``nonbiometric.preferred``)
+    national_identity_service: bool = False  # ``national-channel.encouraged`` (advisory)
+    accessibility: Accessibility | None = None
+    devices: list[Device] = Field(default_factory=list)
+    remote_identification_scope: RemoteScope | None = None
+    minors_rules: str | None = None  # reference of the operator's rules for minors
 
 
 @dataclass(frozen=True)
@@ -77,6 +112,25 @@ class ConsentFacts:
 
 
 @dataclass(frozen=True)
+class AssessmentFacts:
+    """The deployment's impact assessment (``pia.before-use``)."""
+
+    version: int
+    assessed_on: date
+    keep_until: date
+    stale: bool = False
+    stale_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ManualCheck:
+    """A named staff member's manual identity check (``major-interest.manual-review``)."""
+
+    staff: str | None
+    outcome: str | None  # confirmed | rejected
+
+
+@dataclass(frozen=True)
 class Facts:
     """Everything one decision may look at. ``on`` is the day of processing."""
 
@@ -91,3 +145,20 @@ class Facts:
     purpose: str | None = None
     current_notice_version: int | None = None
     requested_attributes: tuple[str, ...] = ()
+    deployment_terminated: bool = False
+    assessment: AssessmentFacts | None = None
+    # per transaction (coercion.prohibited, major-interest.manual-review)
+    transaction: str | None = None
+    choice: str | None = None  # the person's explicit choice for this transaction: "face"
+    declined_in_transaction: bool = False
+    manual_check: ManualCheck | None = None
+    # enrolment and use of templates
+    source: str = "live"  # live | research | training (scope.rnd-excluded)
+    keep_image: bool = False  # images.no-retention
+    template_expires_on: date | None = None  # retention.minimum
+    overdue_filings: tuple[str, ...] = ()  # kinds of overdue filing tasks: filing, change
+    # exports (storage.on-device, storage.separate-identity)
+    export_basis: str | None = None
+    export_with_identity: bool = False
+    # rights requests (rights.access, rights.delete)
+    requester_verified: bool = False

@@ -34,6 +34,21 @@ SENSITIVE_ATTRIBUTES = (
     "race", "ethnicity", "religion", "beliefs", "health", "social_class", "disability",
     "sexual_orientation", "political_opinion", "pregnancy", "emotion", "criminal_record",
 )
+# Building and residential-area access points (alternative.building-access).
+BUILDING_ACCESS = ("office_entrance", "building_entrance", "residential_entrance",
+                   "campus_entrance", "gate", "residential_property")
+# Venues where identity verification by face needs the person's explicit choice per
+# transaction (coercion.prohibited, cn-draft-2023).
+COERCION_VENUES = ("hotel", "bank", "railway_station", "airport", "sports_venue",
+                   "exhibition_hall", "museum", "art_gallery", "library")
+# Transactions of major personal interest (major-interest.manual-review).
+MAJOR_INTEREST = ("social_assistance", "real_estate_disposal", "pension_certification",
+                  "medical_insurance_claim")
+# Alternatives staffed by a person, usable with assistance (notice.accessible).
+ASSISTED_ALTERNATIVES = ("badge_at_guard_desk", "staff_check", "id_document_check",
+                         "manual_check", "reception_desk", "counter_service", "guard_desk")
+REMOTE_ID_BASES = ("national_security", "public_safety", "emergency")
+ENROLMENT_SOURCES = ("live", "research", "training")
 MODES = ("verify", "identify")
 CONSENT_METHODS = ("electronic", "written")
 
@@ -65,6 +80,18 @@ _COMMON: dict[str, Any] = {
     # birthday on the day of processing"); set True to count from the day after instead.
     "age_reached_day_after_birthday": False,
     "filing_working_days": 30,
+    "filing_warn_ratio": 0.8,  # warn when stored persons reach 80% of the threshold
+    "filing_warn_working_days": 5,  # warn this many working days before a filing is due
+    "building_access_locations": BUILDING_ACCESS,
+    "coercion_venues": (),
+    "major_interest_transactions": MAJOR_INTEREST,
+    "assisted_alternatives": ASSISTED_ALTERNATIVES,
+    "remote_id_bases": REMOTE_ID_BASES,
+    "rnd_sources": ("research", "training"),
+    "device_test_months": 12,
+    "pia_keep_years": 3,
+    "pia_stale_on": ("purpose", "mode"),  # a change of these makes the assessment stale
+    "housekeeping_interval_s": 3600,
 }
 
 PACKS: dict[str, Pack] = {
@@ -75,6 +102,7 @@ PACKS: dict[str, Pack] = {
         MappingProxyType({
             **_COMMON,
             "require_least_impact": False,
+            "coercion_venues": COERCION_VENUES,
             "filing_threshold_persons": 10_000,
             "filing_threshold_inclusive": False,  # "more than 10,000"
             "filing_public_place": True,

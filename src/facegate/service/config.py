@@ -32,6 +32,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"  # the day of processing is counted here
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     clock: Callable[[], datetime] = _now
+    # Where people reach the public pages (the notice a sign's QR code points to).
+    public_url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> Settings:
@@ -41,7 +43,12 @@ class Settings:
         threshold = os.environ.get("FACEGATE_THRESHOLD")
         return cls(data_dir=Path(raw).expanduser(),
                    database_url=os.environ.get("FACEGATE_DATABASE_URL") or None,
-                   rule_pack=pack, threshold=float(threshold) if threshold else None)
+                   rule_pack=pack, threshold=float(threshold) if threshold else None,
+                   public_url=os.environ.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def today(self) -> date:
-        return self.clock().astimezone(ZoneInfo(self.timezone)).date()
+        return self.clock().astimezone(self.tz).date()

@@ -6,41 +6,42 @@ Interfaces (``api``, ``cli``) call only this layer; only this layer calls the ga
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
-import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from facegate import __version__
-from facegate.audit import AuditEntry, append, tail, verify_chain
-from facegate.crypto import KeyRing, load_master_key
-from facegate.engine import Engine, Face, default_engine
+from facegate.audit import tail, verify_chain
+from facegate.engine import Face
 from facegate.errors import (
     BadInput,
     Conflict,
-    FacegateError,
     NoFace,
     NotFound,
     PoorQuality,
-    Refused,
     TooManyFaces,
 )
 from facegate.images import decode_image
-from facegate.index import ExactIndex
 from facegate.policy import ConsentFacts, Decision, Facts, Manifest, SubjectFacts, decide
-from facegate.policy.rules import get_rule
-from facegate.service.config import DEFAULT_THRESHOLDS, Settings
-from facegate.store import db
+from facegate.service.base import (
+    ROLES,
+    Actor,
+    consent_view,
+    deployment_view,
+    digest_of,
+    face_view,
+    key_digest,
+    notice_content,
+    quality_view,
+    template_view,
+)
+from facegate.service.compliance import DocumentOps
 from facegate.store.models import (
     ApiKey,
     Consent,
@@ -50,228 +51,13 @@ from facegate.store.models import (
     Subject,
     SubjectKey,
     Template,
+    TransactionRecord,
 )
 from facegate.store.repository import generation
-from facegate.store.uow import UnitOfWork
-
-ROLES = ("operator", "officer", "auditor", "admin")
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: an API key's name or a CLI user, and the role that decides what they may do."""
-
-    name: str
-    role: str
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False,
-                                     default=str).encode()).hexdigest()
-
-
-def _key_digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def notice_content(m: Manifest) -> dict[str, Any]:
-    """The notice a person is shown before capture (``notice.required``), from the manifest."""
-    alt = m.alternative
-    return {
-        "deployment": m.id, "name": m.name,
-        "operator": {"name": m.operator.name, "contact": m.operator.contact},
-        "purpose": m.purpose, "necessity": m.necessity, "least_impact": m.least_impact,
-        "method": {"verify": "1:1 verification against your own template",
-                   "identify": "1:N identification against the enrolled gallery"}.get(m.mode),
-        "retention_days": m.retention_days,
-        "capture_area": m.location.capture_area,
-        "alternative": {"method": alt.method, "description": alt.description} if alt else None,
-        "rights": {
-            "en": "You may refuse face recognition and use the alternative without any loss of "
-                  "service; you may withdraw consent at any time, which deletes your face data "
-                  "at once; you may ask what face data is held about you and have it deleted. "
-                  f"Contact: {m.operator.contact}.",
-            "zh": "您可以拒绝人脸识别并使用替代方式，服务不受影响；您可以随时撤回同意，"
-                  "撤回后您的人脸信息将立即删除；您可以查阅并要求删除您的人脸信息。"
-                  f"联系方式：{m.operator.contact}。",
-        },
-        "images_kept": False,
-    }
-
-
-class Facegate:
+class Facegate(DocumentOps):
     """The service: one per process; thread-safe."""
-
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
-        self.settings = settings
-        self._engine = engine
-        url = settings.database_url or db.sqlite_url(settings.data_dir)
-        self.db = db.make_engine(url)
-        self._sessions = sessionmaker(self.db, expire_on_commit=False)
-        self.keyring = KeyRing(load_master_key(settings.data_dir))
-        self._indexes: dict[str, tuple[int, ExactIndex]] = {}
-        self._index_lock = threading.RLock()
-
-    # ---- set-up -------------------------------------------------------------------------
-
-    @staticmethod
-    def initialise(settings: Settings) -> dict[str, Any]:
-        """Create the data directory, the master key (outside it) and the schema. Idempotent."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.data_dir.chmod(0o700)
-        master = load_master_key(settings.data_dir, create=True)
-        engine = db.make_engine(settings.database_url or db.sqlite_url(settings.data_dir))
-        try:
-            db.upgrade(engine)
-        finally:
-            engine.dispose()
-        return {"data_dir": str(settings.data_dir.resolve()), "master_key": master.source,
-                "database": "sqlite" if not settings.database_url else "external",
-                "rule_pack": settings.rule_pack, "version": __version__}
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = default_engine()
-        return self._engine
-
-    @property
-    def engine_key(self) -> str:
-        return f"{self.engine.name}/{self.engine.model_version}"
-
-    @property
-    def threshold(self) -> float:
-        if self.settings.threshold is not None:
-            return self.settings.threshold
-        return DEFAULT_THRESHOLDS[self.engine_key]
-
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self.keyring)
-
-    def close(self) -> None:
-        self.db.dispose()
-
-    # ---- helpers ------------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        return self.settings.clock()
-
-    def _audit(self, s: Session, actor: Actor, operation: str, decision: str,
-               rules: Sequence[str] = (), **kw: Any) -> dict[str, Any]:
-        return append(s, AuditEntry(actor=actor.name, role=actor.role, operation=operation,
-                                    decision=decision, rules=tuple(rules), **kw),
-                      now=self._now())
-
-    def _refuse(self, actor: Actor, decision: Decision, *, subject: str | None = None,
-                deployment: str | None = None, purpose: str | None = None,
-                detail: dict[str, Any] | None = None) -> Refused:
-        """Audit a refusal in its own transaction and build the error to raise."""
-        with self.uow() as uow:
-            self._audit(uow.session, actor, decision.operation, "refused", decision.refused_by,
-                        subject=subject, deployment=deployment, purpose=purpose,
-                        detail={**(detail or {}), "reasons": [
-                            f.reason_en for f in decision.findings if not f.passed]})
-            uow.commit()
-        err = Refused(decision.message(), rules=decision.refused_by,
-                      details={"decision": decision.to_dict(),
-                               "remedies": [get_rule(r).remedy_en for r in decision.refused_by
-                                            if get_rule(r).remedy_en]})
-        err.http_status = decision.status
-        return err
-
-    def _gate(self, actor: Actor, facts: Facts, **audit: Any) -> Decision:
-        decision = decide(facts)
-        if not decision.allowed:
-            raise self._refuse(actor, decision, **audit)
-        return decision
-
-    def _role_only(self, actor: Actor, operation: str, **audit: Any) -> Decision:
-        return self._gate(actor, Facts(operation=operation, pack=self.settings.rule_pack,
-                                       on=self.settings.today(), actor_role=actor.role), **audit)
-
-    def _deployment(self, s: Session, deployment_id: str) -> tuple[Deployment, Manifest]:
-        dep = s.get(Deployment, deployment_id)
-        if dep is None:
-            raise NotFound(f"deployment {deployment_id!r} is not registered")
-        return dep, Manifest.model_validate(dep.manifest)
-
-    def _subject(self, s: Session, subject_id: str) -> Subject:
-        sub = s.get(Subject, subject_id)
-        if sub is None or sub.deleted_at is not None:
-            raise NotFound(f"subject {subject_id!r} does not exist")
-        return sub
-
-    def _dek(self, s: Session, subject_id: str) -> bytes:
-        key = s.get(SubjectKey, subject_id)
-        return self.keyring.unwrap(subject_id, key.wrapped if key else None)
-
-    def _identity(self, s: Session, subject_id: str) -> tuple[str, date | None]:
-        ident = s.get(Identity, subject_id)
-        if ident is None:
-            raise NotFound(f"subject {subject_id!r} has no identity record")
-        dek = self._dek(s, subject_id)
-        ref = self.keyring.open(dek, ident.ref_sealed, f"ref:{subject_id}").decode()
-        birth = None
-        if ident.birth_sealed is not None:
-            birth = date.fromisoformat(
-                self.keyring.open(dek, ident.birth_sealed, f"birth:{subject_id}").decode())
-        return ref, birth
-
-    def _active_consent(self, s: Session, subject_id: str, deployment_id: str) -> Consent | None:
-        return s.execute(select(Consent).where(
-            Consent.subject_id == subject_id, Consent.deployment_id == deployment_id,
-            Consent.withdrawn_at.is_(None)).order_by(Consent.granted_at.desc())
-        ).scalars().first()
-
-    @staticmethod
-    def _consent_facts(c: Consent | None) -> ConsentFacts | None:
-        if c is None:
-            return None
-        return ConsentFacts(subject_id=c.subject_id, deployment_id=c.deployment_id,
-                            purpose=c.purpose, notice_version=c.notice_version, method=c.method,
-                            guardian_ref=c.guardian_ref,
-                            guardian_relationship=c.guardian_relationship,
-                            withdrawn=c.withdrawn_at is not None, id=c.id)
-
-    def _use_facts(self, s: Session, actor: Actor, operation: str, subject_id: str,
-                   deployment_id: str, purpose: str | None,
-                   attributes: Sequence[str] = ()) -> tuple[Facts, Deployment]:
-        dep, manifest = self._deployment(s, deployment_id)
-        self._subject(s, subject_id)
-        _, birth = self._identity(s, subject_id)
-        consent = self._active_consent(s, subject_id, deployment_id)
-        return Facts(operation=operation, pack=dep.rule_pack, on=self.settings.today(),
-                     actor_role=actor.role, deployment=manifest,
-                     deployment_active=dep.status == "active",
-                     subject=SubjectFacts(subject_id, birth),
-                     consent=self._consent_facts(consent), purpose=purpose,
-                     requested_attributes=tuple(attributes)), dep
-
-    def _check_attributes(self, actor: Actor, operation: str, attributes: Sequence[str],
-                          **audit: Any) -> None:
-        """Refuse (and audit) any request for face attributes (``attributes.sensitive``)."""
-        if attributes:
-            self._gate(actor, Facts(operation="attributes", pack=self.settings.rule_pack,
-                                    on=self.settings.today(),
-                                    requested_attributes=tuple(attributes)),
-                       **audit, detail={"operation": operation})
-
-    # ---- faces --------------------------------------------------------------------------
-
-    def _faces(self, data: bytes) -> list[Face]:
-        """Decode in memory, detect and embed; the pixels are dropped on return
-        (``images.no-retention``)."""
-        image = decode_image(data, self.settings.image_limits)
-        try:
-            return self.engine.analyse(image)
-        finally:
-            del image
-
-    def _probe(self, data: bytes) -> tuple[Face, int]:
-        faces = self._faces(data)
-        if not faces:
-            raise NoFace("no face was found in the image")
-        return faces[0], len(faces)
 
     def detect(self, actor: Actor, data: bytes,
                attributes: Sequence[str] = ()) -> dict[str, Any]:
@@ -287,7 +73,7 @@ class Facegate:
                         detail={"faces": len(faces)})
             uow.commit()
         return {"width": width, "height": height,
-                "faces": [_face_dict(f) for f in faces]}
+                "faces": [face_view(f) for f in faces]}
 
     def request_attributes(self, actor: Actor, names: Sequence[str]) -> None:
         """There is no attribute analysis: every request is refused and audited."""
@@ -327,6 +113,12 @@ class Facegate:
             s = uow.session
             dep = s.get(Deployment, m.id)
             created = dep is None
+            if dep is not None and dep.status == "terminated":
+                raise Conflict(f"deployment {m.id} ended face recognition; register a new id",
+                               rules=["filing.deregister"])
+            changed = [] if dep is None else [
+                k for k, old, new in (("purpose", dep.purpose, m.purpose or ""),
+                                      ("mode", dep.mode, m.mode)) if old != new]
             manifest_json = m.model_dump(mode="json")
             if dep is None:
                 dep = Deployment(id=m.id, created_at=now, notice_version=0)
@@ -337,45 +129,43 @@ class Facegate:
             current = s.execute(select(Notice).where(
                 Notice.deployment_id == m.id, Notice.version == dep.notice_version)
             ).scalar_one_or_none()
-            digest = _digest(content)
+            digest = digest_of(content)
             if current is None or current.digest != digest:
                 dep.notice_version += 1
                 s.add(Notice(deployment_id=m.id, version=dep.notice_version, content=content,
                              digest=digest, created_at=now))
             s.flush()
+            if changed:  # a substantive change (filing.change; makes the PIA stale)
+                self._filing_event(s, "change", f"{m.id}: {', '.join(changed)} changed")
+            if m.location.public_place:
+                self._track_filing(s)
             self._audit(s, actor, "deployment.apply", "allowed", decision.rules,
                         deployment=m.id, purpose=m.purpose,
                         detail={"pack": pack, "created": created,
-                                "notice_version": dep.notice_version,
-                                "manifest_sha256": _digest(manifest_json)})
+                                "notice_version": dep.notice_version, "changed": changed,
+                                "manifest_sha256": digest_of(manifest_json)})
             uow.commit()
+            assessment = self._assessment_facts(s, dep)
             return {"id": m.id, "status": dep.status, "created": created, "pack": pack,
-                    "notice_version": dep.notice_version, "decision": decision.to_dict()}
+                    "notice_version": dep.notice_version, "changed": changed,
+                    "assessment": None if assessment is None else {
+                        "version": assessment.version, "stale": assessment.stale,
+                        "stale_reason": assessment.stale_reason},
+                    "decision": decision.to_dict()}
 
     def list_deployments(self, actor: Actor) -> list[dict[str, Any]]:
         self._role_only(actor, "deployment.read")
         with self.uow() as uow:
             deps = uow.session.execute(select(Deployment).order_by(Deployment.id)).scalars()
-            return [_deployment_dict(d) for d in deps]
+            return [deployment_view(d) for d in deps]
 
     def get_deployment(self, actor: Actor, deployment_id: str) -> dict[str, Any]:
         self._role_only(actor, "deployment.read")
         with self.uow() as uow:
             dep, _ = self._deployment(uow.session, deployment_id)
-            out = _deployment_dict(dep)
+            out = deployment_view(dep)
             out["manifest"] = dep.manifest
             return out
-
-    def notice(self, deployment_id: str, version: int | None = None) -> dict[str, Any]:
-        """The public notice (no personal data)."""
-        with self.uow() as uow:
-            dep, _ = self._deployment(uow.session, deployment_id)
-            n = uow.session.execute(select(Notice).where(
-                Notice.deployment_id == deployment_id,
-                Notice.version == (version or dep.notice_version))).scalar_one_or_none()
-            if n is None:
-                raise NotFound(f"deployment {deployment_id!r} has no notice version {version}")
-            return {"version": n.version, "digest": n.digest, **n.content}
 
     # ---- subjects -----------------------------------------------------------------------
 
@@ -438,8 +228,8 @@ class Facegate:
             out = {
                 "id": sub.id, "ref": ref, "birth_date": birth.isoformat() if birth else None,
                 "created_at": sub.created_at.isoformat(),
-                "consents": [_consent_dict(c) for c in consents],
-                "templates": [_template_dict(t) for t in templates],
+                "consents": [consent_view(c) for c in consents],
+                "templates": [template_view(t) for t in templates],
             }
             self._audit(s, actor, "subject.read", "allowed", ["rights.access"],
                         subject=subject_id)
@@ -496,11 +286,10 @@ class Facegate:
                                      purpose=purpose, notice_version=shown, method=method,
                                      guardian_ref=guardian_ref,
                                      guardian_relationship=guardian_relationship)
-            facts = Facts(operation="consent.grant", pack=dep.rule_pack,
-                          on=self.settings.today(), actor_role=actor.role, deployment=manifest,
-                          deployment_active=dep.status == "active",
-                          subject=SubjectFacts(subject_id, birth), consent=requested,
-                          purpose=purpose, current_notice_version=dep.notice_version)
+            facts = self._deployment_facts(
+                s, actor, "consent.grant", dep, manifest,
+                subject=SubjectFacts(subject_id, birth), consent=requested, purpose=purpose,
+                current_notice_version=dep.notice_version)
         decision = self._gate(actor, facts, subject=subject_id, deployment=deployment_id,
                               purpose=purpose)
         with self.uow() as uow:
@@ -520,7 +309,7 @@ class Facegate:
                         detail={"consent": c.id, "notice_version": shown, "method": method,
                                 "guardian": guardian_ref is not None})
             uow.commit()
-            return {**_consent_dict(c), "decision": decision.to_dict()}
+            return {**consent_view(c), "decision": decision.to_dict()}
 
     def list_consents(self, actor: Actor, subject_id: str | None = None,
                       deployment_id: str | None = None) -> list[dict[str, Any]]:
@@ -531,7 +320,7 @@ class Facegate:
                 q = q.where(Consent.subject_id == subject_id)
             if deployment_id:
                 q = q.where(Consent.deployment_id == deployment_id)
-            return [_consent_dict(c) for c in uow.session.execute(q).scalars()]
+            return [consent_view(c) for c in uow.session.execute(q).scalars()]
 
     def withdraw_consent(self, actor: Actor, subject_id: str,
                          deployment_id: str | None = None) -> dict[str, Any]:
@@ -588,28 +377,22 @@ class Facegate:
             self._commit_or_invalidate(uow)
         return receipt
 
-    def _receipt(self, operation: str, subject_id: str, now: datetime,
-                 gone: list[Template], index_entries: int, **extra: Any) -> dict[str, Any]:
-        body = {
-            "operation": operation, "subject": subject_id, "at": now.isoformat(),
-            "deleted": {"templates": [t.id for t in gone], "index_entries": index_entries,
-                        **{k: v for k, v in extra.items() if k != "deployments"}},
-            "deployments": extra.get("deployments", sorted({t.deployment_id for t in gone})),
-            "rules": ["consent.withdraw", "rights.delete"],
-        }
-        return {**body, "sha256": _digest(body)}
-
     # ---- enrolment and matching ---------------------------------------------------------
 
     def enrol(self, actor: Actor, subject_id: str, deployment_id: str, images: Sequence[bytes],
-              purpose: str | None = None, attributes: Sequence[str] = ()) -> dict[str, Any]:
+              purpose: str | None = None, attributes: Sequence[str] = (),
+              source: str = "live", keep_image: bool = False) -> dict[str, Any]:
+        """Templates from live images, under a consent (or a cited law) for this deployment.
+        ``source`` says where the images come from (``scope.rnd-excluded``); ``keep_image``
+        asks to keep the image, which facegate never does (``images.no-retention``)."""
         if not images:
             raise BadInput("enrolment needs at least one image")
         self._check_attributes(actor, "enrol", attributes, subject=subject_id,
                                deployment=deployment_id)
+        use: dict[str, Any] = {"source": source, "keep_image": keep_image}
         with self.uow() as uow:
             facts, _ = self._use_facts(uow.session, actor, "enrol", subject_id, deployment_id,
-                                       purpose)
+                                       purpose, **use)
         self._gate(actor, facts, subject=subject_id, deployment=deployment_id,
                    purpose=facts.deployment.purpose if facts.deployment else None)
         accepted: list[tuple[int, Face]] = []
@@ -644,15 +427,25 @@ class Facegate:
             s = uow.session
             # Decide again inside the write transaction: the consent may have been withdrawn
             # while the images were being processed.
-            facts, dep = self._use_facts(s, actor, "enrol", subject_id, deployment_id, purpose)
+            facts, dep = self._use_facts(s, actor, "enrol", subject_id, deployment_id, purpose,
+                                         **use)
             decision = decide(facts)
             if not decision.allowed:
                 uow.rollback()
                 raise self._refuse(actor, decision, subject=subject_id,
                                    deployment=deployment_id)
-            assert facts.consent is not None and facts.consent.id is not None
             assert facts.deployment is not None
             permit = decision.permit()
+            consent_id = facts.consent.id if facts.consent else None
+            if consent_id is None:  # processing under a cited law (consent.lawful-basis)
+                basis = Consent(id="con_" + uuid.uuid4().hex[:20], subject_id=subject_id,
+                                deployment_id=deployment_id, purpose=dep.purpose,
+                                notice_version=dep.notice_version, method="legal_basis",
+                                storage_location="on-premises", granted_at=now,
+                                granted_by=actor.name)
+                s.add(basis)
+                s.flush()
+                consent_id = basis.id
             gen_before = generation(s, deployment_id)
             dek = self._dek(s, subject_id)
             days = facts.deployment.retention_days or 365
@@ -662,15 +455,16 @@ class Facegate:
                 assert face.embedding is not None
                 tid = uow.templates.add(
                     permit, subject_id=subject_id, deployment_id=deployment_id,
-                    consent_id=facts.consent.id, engine=self.engine.name,
+                    consent_id=consent_id, engine=self.engine.name,
                     model_version=self.engine.model_version, vector=face.embedding,
-                    quality=_quality_dict(face), dek=dek, now=now, expires_at=expires)
-                created.append({"id": tid, "image": i, "quality": _quality_dict(face)})
+                    quality=quality_view(face), dek=dek, now=now, expires_at=expires)
+                created.append({"id": tid, "image": i, "quality": quality_view(face)})
             self._audit(s, actor, "enrol", "allowed", decision.rules, subject=subject_id,
                         deployment=deployment_id, purpose=dep.purpose,
                         detail={"template_ids": [c["id"] for c in created],
                                 "rejected": len(rejected), "engine": self.engine_key})
             s.flush()
+            self._track_filing(s)
             gen_after = generation(s, deployment_id)
             uow.commit()
         with self._index_lock:
@@ -687,21 +481,17 @@ class Facegate:
                 "model_version": self.engine.model_version, "expires_at": expires.isoformat(),
                 "decision": decision.to_dict()}
 
-    def _audit_error(self, actor: Actor, operation: str, err: FacegateError,
-                     subject: str | None, deployment: str | None) -> None:
-        with self.uow() as uow:
-            self._audit(uow.session, actor, operation, "error", err.rules, subject=subject,
-                        deployment=deployment, detail={"error": err.code})
-            uow.commit()
-
     def verify(self, actor: Actor, subject_id: str, deployment_id: str, image: bytes,
-               purpose: str | None = None, attributes: Sequence[str] = ()) -> dict[str, Any]:
+               purpose: str | None = None, attributes: Sequence[str] = (),
+               transaction: str | None = None, choice: str | None = None
+               ) -> dict[str, Any]:
         """1:1: does the face in ``image`` belong to the claimed subject?"""
         self._check_attributes(actor, "verify", attributes, subject=subject_id,
                                deployment=deployment_id)
         with self.uow() as uow:
             facts, dep = self._use_facts(uow.session, actor, "verify", subject_id,
-                                         deployment_id, purpose)
+                                         deployment_id, purpose, transaction=transaction,
+                                         choice=choice)
         decision = self._gate(actor, facts, subject=subject_id, deployment=deployment_id,
                               purpose=dep.purpose)
         try:
@@ -718,20 +508,33 @@ class Facegate:
             if not stored:
                 raise NotFound(f"subject {subject_id} has no template from engine "
                                f"{self.engine_key} at {deployment_id}; enrol first")
-            score = max(float(np.dot(t.vector, face.embedding)) for t in stored)
+            now = self._now()
+            live = [t for t in stored if t.expires_at > now]
+            if not live:  # retention ended: never used, deleted by housekeeping
+                ended = max(t.expires_at for t in stored).astimezone(self.settings.tz).date()
+                refusal = decide(replace(facts, template_expires_on=ended))
+                uow.rollback()
+                raise self._refuse(actor, refusal, subject=subject_id,
+                                   deployment=deployment_id)
+            score = max(float(np.dot(t.vector, face.embedding)) for t in live)
             match = score >= self.threshold
             self._audit(s, actor, "verify", "allowed", decision.rules, subject=subject_id,
                         deployment=deployment_id, purpose=dep.purpose,
                         detail={"match": match, "score": round(score, 4),
                                 "threshold": self.threshold})
             uow.commit()
+        auxiliary = "major-interest.manual-review" in [w.rule for w in decision.warnings]
         return {"subject": subject_id, "deployment": deployment_id, "match": match,
+                "approved": match and not auxiliary, "manual_review_required": auxiliary,
+                "warnings": [w.to_dict() for w in decision.warnings],
                 "score": round(score, 6), "threshold": self.threshold,
                 "faces_detected": n_faces, "engine": self.engine_key,
                 "decision": decision.to_dict()}
 
     def identify(self, actor: Actor, deployment_id: str, image: bytes, top: int = 5,
-                 purpose: str | None = None, attributes: Sequence[str] = ()) -> dict[str, Any]:
+                 purpose: str | None = None, attributes: Sequence[str] = (),
+                 transaction: str | None = None, choice: str | None = None
+                 ) -> dict[str, Any]:
         """1:N over the templates consented for this deployment only; nothing below the
         threshold is returned."""
         if not 1 <= top <= 100:
@@ -739,9 +542,9 @@ class Facegate:
         self._check_attributes(actor, "identify", attributes, deployment=deployment_id)
         with self.uow() as uow:
             dep, manifest = self._deployment(uow.session, deployment_id)
-            facts = Facts(operation="identify", pack=dep.rule_pack, on=self.settings.today(),
-                          actor_role=actor.role, deployment=manifest,
-                          deployment_active=dep.status == "active", purpose=purpose)
+            facts = self._deployment_facts(uow.session, actor, "identify", dep, manifest,
+                                           purpose=purpose, transaction=transaction,
+                                           choice=choice)
         decision = self._gate(actor, facts, deployment=deployment_id, purpose=dep.purpose)
         try:
             face, n_faces = self._probe(image)
@@ -778,64 +581,24 @@ class Facegate:
                 "threshold": self.threshold, "faces_detected": n_faces,
                 "engine": self.engine_key, "decision": decision.to_dict()}
 
-    def _index_for(self, uow: UnitOfWork, decision: Decision, deployment_id: str
-                   ) -> ExactIndex:
-        """The deployment's in-memory index, rebuilt from the store when another process (or
-        this one) changed its templates since it was built."""
-        s = uow.session
-        gen = generation(s, deployment_id)
-        cached = self._indexes.get(deployment_id)
-        if cached is not None and cached[0] == gen:
-            return cached[1]
-        index = ExactIndex(self.engine.dim)
-        keys = s.execute(select(SubjectKey)).scalars()
-        deks = {k.subject_id: self.keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
-        for t in uow.templates.open_for_index(decision.permit(), deployment_id,
-                                              self.engine.name, self.engine.model_version, deks):
-            index.add(t.id, t.subject_id, t.vector)
-        self._indexes[deployment_id] = (gen, index)
-        return index
-
-    def _generations(self, s: Session) -> dict[str, int]:
-        """Store generations of the deployments this process holds an index for."""
-        return {dep: generation(s, dep) for dep in self._indexes}
-
-    def _drop_from_indexes(self, s: Session, before: dict[str, int], subject_id: str,
-                           deployment_ids: list[str] | None = None) -> int:
-        """Remove a subject from the in-memory indexes inside the deleting transaction.
-        ``before``: the generations read before the store change, to tell a fresh index
-        (advanced to the new generation) from a stale one (dropped, rebuilt on next use)."""
-        n = 0
-        for dep, (gen, index) in list(self._indexes.items()):
-            if deployment_ids is not None and dep not in deployment_ids:
-                continue
-            n += index.remove_subject(subject_id)
-            if gen == before.get(dep):
-                self._indexes[dep] = (generation(s, dep), index)
-            else:
-                del self._indexes[dep]
-        return n
-
-    def _commit_or_invalidate(self, uow: UnitOfWork) -> None:
-        """Commit a deletion; if the commit fails, drop the in-memory indexes so they are
-        rebuilt from the store (which still holds what was not deleted)."""
-        try:
-            uow.commit()
-        except Exception:
-            self._indexes.clear()
-            raise
-
-    def decline(self, actor: Actor, deployment_id: str, subject_id: str | None = None
-                ) -> dict[str, Any]:
-        """The person chooses the alternative: recorded, never penalised."""
+    def decline(self, actor: Actor, deployment_id: str, subject_id: str | None = None,
+                transaction: str | None = None) -> dict[str, Any]:
+        """The person chooses the alternative: recorded, never penalised. With a transaction
+        id, face recognition is not offered again in that transaction
+        (``coercion.prohibited``)."""
         with self.uow() as uow:
             dep, manifest = self._deployment(uow.session, deployment_id)
         decision = self._role_only(actor, "decline", deployment=deployment_id,
                                    subject=subject_id)
         with self.uow() as uow:
+            if transaction:
+                uow.session.add(TransactionRecord(
+                    deployment_id=deployment_id, transaction=transaction,
+                    subject_id=subject_id, event="declined", at=self._now()))
             self._audit(uow.session, actor, "decline", "allowed",
-                        [*decision.rules, "alternative.required"], subject=subject_id,
-                        deployment=deployment_id, purpose=dep.purpose)
+                        [*decision.rules, "alternative.required", "coercion.prohibited"],
+                        subject=subject_id, deployment=deployment_id, purpose=dep.purpose,
+                        detail={"transaction": transaction})
             uow.commit()
         alt = manifest.alternative
         return {"deployment": deployment_id, "recorded": True,
@@ -843,6 +606,52 @@ class Facegate:
                 if alt else None,
                 "message": "The person chose the alternative; serve them by it, with no loss "
                            "of service."}
+
+    # ---- the person's rights (rights.access, rights.delete) ------------------------------
+
+    def _rights_gate(self, actor: Actor, operation: str, subject_id: str,
+                     requester_verified: bool) -> Decision:
+        with self.uow() as uow:
+            self._subject(uow.session, subject_id)
+        return self._gate(actor, Facts(operation=operation, pack=self.settings.rule_pack,
+                                       on=self.settings.today(), actor_role=actor.role,
+                                       subject=SubjectFacts(subject_id),
+                                       requester_verified=requester_verified),
+                          subject=subject_id)
+
+    def access_request(self, actor: Actor, subject_id: str, requester_verified: bool
+                       ) -> dict[str, Any]:
+        """What face data is held about a person, for which purposes and deployments; the
+        request and its answer are audited. No template vector leaves."""
+        decision = self._rights_gate(actor, "rights.access", subject_id, requester_verified)
+        with self.uow() as uow:
+            s = uow.session
+            templates = uow.templates.metadata(decision.permit(), subject_id)
+            consents = list(s.execute(select(Consent).where(Consent.subject_id == subject_id)
+                                      .order_by(Consent.granted_at)).scalars())
+            deps = {c.deployment_id: s.get(Deployment, c.deployment_id) for c in consents}
+            self._audit(s, actor, "rights.access", "allowed", decision.rules,
+                        subject=subject_id, detail={"template_count": len(templates)})
+            uow.commit()
+        return {
+            "subject": subject_id, "decision": decision.to_dict(),
+            "deployments": [{"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
+                             "operator": (d.manifest.get("operator") or None)}
+                            for d in deps.values() if d is not None],
+            "consents": [consent_view(c) for c in consents],
+            "templates": [template_view(t) for t in templates],
+            "images_kept": 0,
+            "how_to_delete": "ask the operator to delete your face data (rights.delete), or "
+                             "withdraw your consent (consent.withdraw)",
+        }
+
+    def deletion_request(self, actor: Actor, subject_id: str, requester_verified: bool
+                         ) -> dict[str, Any]:
+        """The person asks for their face data to be deleted: everything goes, with a receipt.
+        """
+        self._rights_gate(actor, "rights.delete", subject_id, requester_verified)
+        receipt = self.delete_subject(actor, subject_id)
+        return {**receipt, "request": "rights.delete"}
 
     # ---- audit and keys -----------------------------------------------------------------
 
@@ -863,7 +672,7 @@ class Facegate:
         key = "fg_" + secrets.token_urlsafe(32)
         kid = "key_" + secrets.token_hex(6)
         with self.uow() as uow:
-            uow.session.add(ApiKey(id=kid, name=name, role=role, digest=_key_digest(key),
+            uow.session.add(ApiKey(id=kid, name=name, role=role, digest=key_digest(key),
                                    created_at=self._now()))
             self._audit(uow.session, actor, "key.create", "allowed", ["security.controls"],
                         detail={"key": kid, "name": name, "role": role})
@@ -896,7 +705,7 @@ class Facegate:
             return None
         with self.uow() as uow:
             k = uow.session.execute(select(ApiKey).where(
-                ApiKey.digest == _key_digest(key), ApiKey.revoked_at.is_(None))
+                ApiKey.digest == key_digest(key), ApiKey.revoked_at.is_(None))
             ).scalar_one_or_none()
             return Actor(f"key:{k.name}", k.role) if k else None
 
@@ -907,38 +716,3 @@ class Facegate:
 
 
 # ---- views --------------------------------------------------------------------------------
-
-def _deployment_dict(d: Deployment) -> dict[str, Any]:
-    return {"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
-            "rule_pack": d.rule_pack, "status": d.status, "notice_version": d.notice_version,
-            "updated_at": d.updated_at.isoformat()}
-
-
-def _consent_dict(c: Consent) -> dict[str, Any]:
-    return {"id": c.id, "subject": c.subject_id, "deployment": c.deployment_id,
-            "purpose": c.purpose, "notice_version": c.notice_version, "method": c.method,
-            "storage_location": c.storage_location, "guardian_ref": c.guardian_ref,
-            "guardian_relationship": c.guardian_relationship,
-            "granted_at": c.granted_at.isoformat(), "granted_by": c.granted_by,
-            "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
-            "active": c.withdrawn_at is None}
-
-
-def _template_dict(t: Template) -> dict[str, Any]:
-    return {"id": t.id, "deployment": t.deployment_id, "engine": t.engine,
-            "model_version": t.model_version, "created_at": t.created_at.isoformat(),
-            "expires_at": t.expires_at.isoformat(), "quality": t.quality}
-
-
-def _quality_dict(face: Face) -> dict[str, Any]:
-    q = face.quality
-    return {"size": q.size, "detector_score": round(q.detector_score, 3),
-            "sharpness": round(q.sharpness, 1), "brightness": round(q.brightness, 1),
-            "yaw": round(q.yaw, 1), "roll": round(q.roll, 1), "pitch": round(q.pitch, 1),
-            "issues": list(q.issues), "detector": face.detector}
-
-
-def _face_dict(face: Face) -> dict[str, Any]:
-    b = face.box
-    return {"box": {"left": b.left, "top": b.top, "right": b.right, "bottom": b.bottom},
-            "quality": _quality_dict(face)}

@@ -6,10 +6,11 @@ key, and the key table holds keys only in wrapped form. No table has a column fo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -57,6 +58,7 @@ class Deployment(Base):
     purpose: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))  # active | terminated
+    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     manifest: Mapped[dict[str, object]] = mapped_column(JSON)
     notice_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -154,3 +156,53 @@ class IndexState(Base):
     __tablename__ = "index_state"
     deployment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer)
+
+
+class Assessment(Base):
+    """A personal information protection impact assessment (``pia.before-use``): four
+    sections, for one deployment's purpose and method; kept at least three years."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (UniqueConstraint("deployment_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(64))  # what was assessed: a change makes it
+    mode: Mapped[str] = mapped_column(String(16))  # stale
+    assessor: Mapped[str] = mapped_column(String(200))
+    assessed_on: Mapped[date] = mapped_column(Date)
+    keep_until: Mapped[date] = mapped_column(Date)
+    sections: Mapped[dict[str, object]] = mapped_column(JSON)
+    conclusion: Mapped[str] = mapped_column(Text)
+    stale_reason: Mapped[str | None] = mapped_column(String(200))  # e.g. a major incident
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FilingEvent(Base):
+    """The filing duty's clocks (``filing.threshold``, ``filing.change``,
+    ``filing.deregister``): when each duty arose, and when it was filed."""
+
+    __tablename__ = "filing_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # filing | change | deregister
+    started_on: Mapped[date] = mapped_column(Date)
+    filed_on: Mapped[date | None] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(200))  # the authority's number
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TransactionRecord(Base):
+    """One transaction at a deployment: the person's choice (``coercion.prohibited``) and, for
+    major personal interests, the staff member's manual check (``major-interest.manual-review``).
+    """
+
+    __tablename__ = "transactions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), index=True)
+    transaction: Mapped[str] = mapped_column(String(100), index=True)
+    subject_id: Mapped[str | None] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(16))  # declined | matched | reviewed
+    staff: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

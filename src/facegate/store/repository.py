@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from facegate.crypto import KeyRing
 from facegate.policy import Permit
 from facegate.store.models import Consent, IndexState, Template
 
-READ_OPS = ("verify", "identify", "subject.read", "subject.delete", "consent.withdraw")
+READ_OPS = ("verify", "identify", "subject.read", "subject.delete", "consent.withdraw",
+            "rights.access", "rights.delete", "export")
 
 
 def _aad(t: Template) -> str:
@@ -32,6 +33,7 @@ class StoredTemplate:
     engine: str
     model_version: str
     vector: NDArray[np.float32]
+    expires_at: datetime
 
 
 class TemplateRepository:
@@ -84,20 +86,32 @@ class TemplateRepository:
         return [self._open(t, dek) for t in rows]
 
     def open_for_index(self, permit: Permit, deployment_id: str, engine: str,
-                       model_version: str, deks: dict[str, bytes]) -> list[StoredTemplate]:
-        """Every template of the deployment whose consent stands (for the 1:N index)."""
+                       model_version: str, deks: dict[str, bytes],
+                       now: datetime) -> list[StoredTemplate]:
+        """Every unexpired template of the deployment whose consent stands (for the 1:N
+        index; ``retention.minimum``)."""
         self._check(permit, None, deployment_id, "identify")
         rows = self._s.execute(
             select(Template).join(Consent, Consent.id == Template.consent_id).where(
                 Template.deployment_id == deployment_id, Template.engine == engine,
-                Template.model_version == model_version, Consent.withdrawn_at.is_(None))
+                Template.model_version == model_version, Consent.withdrawn_at.is_(None),
+                Template.expires_at > now)
         ).scalars()
         return [self._open(t, deks[t.subject_id]) for t in rows if t.subject_id in deks]
+
+    def open_for_export(self, permit: Permit, dek: bytes, subject_id: str
+                        ) -> list[StoredTemplate]:
+        """A subject's templates, opened for an export the gate allowed
+        (``storage.on-device``)."""
+        self._check(permit, subject_id, None, "export")
+        rows = self._s.execute(select(Template).where(Template.subject_id == subject_id)
+                               .order_by(Template.created_at)).scalars()
+        return [self._open(t, dek) for t in rows]
 
     def _open(self, t: Template, dek: bytes) -> StoredTemplate:
         raw = self._keys.open(dek, t.sealed, _aad(t))
         return StoredTemplate(t.id, t.subject_id, t.deployment_id, t.engine, t.model_version,
-                              np.frombuffer(raw, dtype=np.float32).copy())
+                              np.frombuffer(raw, dtype=np.float32).copy(), aware(t.expires_at))
 
     def reseal(self, permit: Permit, subject_id: str, old: bytes, new: bytes) -> int:
         """Re-encrypt a subject's remaining templates under a new key (after a withdrawal)."""
@@ -117,10 +131,42 @@ class TemplateRepository:
         if deployment_ids is not None:
             q = q.where(Template.deployment_id.in_(deployment_ids))
         gone = list(self._s.execute(q).scalars())
+        self._delete(gone)
+        return gone
+
+
+    def delete_expired(self, permit: Permit, now: datetime) -> list[Template]:
+        """Delete every template whose retention ended (``retention.minimum``)."""
+        self._check(permit, None, None, "housekeeping")
+        gone = list(self._s.execute(select(Template).where(Template.expires_at <= now))
+                    .scalars())
+        self._delete(gone)
+        return gone
+
+    def delete_deployment(self, permit: Permit, deployment_id: str) -> list[Template]:
+        """Delete every template of a deployment that ends face recognition
+        (``filing.deregister``, ``retention.minimum``)."""
+        self._check(permit, None, deployment_id, "deployment.terminate")
+        gone = list(self._s.execute(select(Template).where(
+            Template.deployment_id == deployment_id)).scalars())
+        self._delete(gone)
+        return gone
+
+    def _delete(self, gone: list[Template]) -> None:
         if gone:
             self._s.execute(delete(Template).where(Template.id.in_([t.id for t in gone])))
             self._bump({t.deployment_id for t in gone})
-        return gone
+
+    def persons(self, permit: Permit) -> int:
+        """Distinct persons with stored face data, the count the filing duty is about."""
+        self._check(permit, None, None, "filing.read", "enrol")
+        return int(self._s.execute(select(func.count(func.distinct(Template.subject_id))))
+                   .scalar_one())
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time facegate stores is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def generation(session: Session, deployment_id: str) -> int:

@@ -1,0 +1,31 @@
+"""Compliance duties with deadlines: Chinese working days and the filing duty (``filing.*``)."""
+
+from facegate.compliance.filing import (
+    Event,
+    FilingStatus,
+    FilingTask,
+    compute_status,
+    due_date,
+    duty_reasons,
+    threshold_reached,
+)
+from facegate.compliance.workdays import (
+    UnknownCalendarYear,
+    WorkdayCalendar,
+    YearSchedule,
+    parse_schedule,
+)
+
+__all__ = [
+    "Event",
+    "FilingStatus",
+    "FilingTask",
+    "UnknownCalendarYear",
+    "WorkdayCalendar",
+    "YearSchedule",
+    "compute_status",
+    "due_date",
+    "duty_reasons",
+    "parse_schedule",
+    "threshold_reached",
+]

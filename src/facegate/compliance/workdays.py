@@ -1,0 +1,275 @@
+"""Chinese working days, for legal deadlines such as the filing duty (rule ``filing.threshold``).
+
+A Chinese working day is Monday to Friday, minus the public holidays of the State Council's
+yearly schedule, plus the make-up working days (调休) that the schedule moves onto a Saturday
+or Sunday. The schedules of 2004-2026 come from the ``chinese_calendar`` package. The State
+Council announces each year's schedule late in the year before; until a package release has it,
+the operator loads it from a file. A date in a year whose schedule is unknown raises
+:class:`UnknownCalendarYear`: working days are never guessed from weekends alone.
+
+Schedule files
+--------------
+One year per file, YAML (``*.yaml``, ``*.yml``) or JSON (``*.json``); the same mapping can be
+passed to :meth:`WorkdayCalendar.load_schedule`. An illustrative file (not a real schedule)::
+
+    year: 2027
+    source: "State Council General Office notice on the 2027 public holiday arrangements"
+    holidays:                     # days off: single dates or inclusive ranges
+      - "2027-01-01"
+      - {name: Spring Festival, from: "2027-02-06", to: "2027-02-12"}
+    workdays:                     # make-up working days, each on a Saturday or Sunday
+      - "2027-01-31"
+      - "2027-02-20"
+
+- ``year`` (integer) and ``source`` (where the schedule was published) are required;
+- ``holidays`` (required, may be empty) lists dates ``YYYY-MM-DD`` or ranges with ``from`` and
+  ``to`` (inclusive, ``from`` <= ``to``) and an optional ``name``;
+- ``workdays`` (optional) lists make-up working days; each must be a Saturday or Sunday and
+  must not also be a holiday;
+- every date must lie in ``year`` (a make-up day of late December belongs in that year's
+  schedule); unknown keys are refused.
+
+In a loaded year a day is a working day if and only if it is a Monday to Friday that is not a
+holiday, or it is listed in ``workdays``. A loaded schedule replaces the package's schedule for
+the same year.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import chinese_calendar
+import yaml
+
+from facegate.errors import BadInput
+
+SCHEDULE_SUFFIXES = (".yaml", ".yml", ".json")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SCHEDULE_KEYS = {"year", "source", "holidays", "workdays"}
+_RANGE_KEYS = {"name", "from", "to"}
+_DAY = timedelta(days=1)
+
+
+class UnknownCalendarYear(BadInput):
+    """A date lies in a year with no known holiday schedule (rule ``filing.threshold``)."""
+
+    code = "calendar_year_unknown"
+
+    def __init__(self, year: int, known_years: Iterable[int]) -> None:
+        known = sorted(known_years)
+        super().__init__(
+            f"no Chinese working-day calendar for {year}: holiday schedules are known for "
+            f"{describe_years(known)}. Load the State Council's {year} holiday schedule as a "
+            f"YAML or JSON file (keys: year, source, holidays, workdays) with "
+            f"WorkdayCalendar.from_directory or load_schedule; working days are never guessed "
+            f"from weekends.",
+            rules=["filing.threshold"],
+            details={"year": year, "known_years": known},
+        )
+        self.year = year
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's holiday schedule, loaded by the operator and validated."""
+
+    year: int
+    source: str
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+    def is_workday(self, d: date) -> bool:
+        return d in self.workdays or (d.weekday() < 5 and d not in self.holidays)
+
+
+@cache
+def library_years() -> frozenset[int]:
+    """The years whose schedule the installed ``chinese_calendar`` knows (probed once)."""
+    years = set()
+    for year in range(1900, 2200):
+        try:
+            chinese_calendar.is_workday(date(year, 1, 1))
+        except NotImplementedError:
+            continue
+        years.add(year)
+    return frozenset(years)
+
+
+def describe_years(years: Iterable[int]) -> str:
+    """``[2004, 2005, 2006, 2028]`` -> ``"2004-2006, 2028"``."""
+    spans: list[list[int]] = []
+    for y in sorted(years):
+        if spans and y == spans[-1][1] + 1:
+            spans[-1][1] = y
+        else:
+            spans.append([y, y])
+    if not spans:
+        return "no year"
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def parse_schedule(data: Mapping[str, Any], origin: str = "") -> YearSchedule:
+    """Validate a schedule mapping (format in the module docstring); raise ``BadInput``."""
+    where = f"{origin}: " if origin else ""
+
+    def bad(message: str) -> BadInput:
+        return BadInput(f"{where}holiday schedule: {message}", rules=["filing.threshold"])
+
+    if not isinstance(data, Mapping):
+        raise bad(f"expected a mapping with keys {sorted(_SCHEDULE_KEYS)}, got "
+                  f"{type(data).__name__}")
+    unknown = set(data) - _SCHEDULE_KEYS
+    if unknown:
+        raise bad(f"unknown keys {sorted(map(str, unknown))}; allowed: {sorted(_SCHEDULE_KEYS)}")
+    for key in ("year", "source", "holidays"):
+        if key not in data:
+            raise bad(f"missing required key {key!r}")
+    year = data["year"]
+    if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 9999:
+        raise bad(f"'year' must be a year such as 2027, got {year!r}")
+    source = data["source"]
+    if not isinstance(source, str) or not source.strip():
+        raise bad("'source' must name where the schedule was published")
+
+    def day(value: Any, what: str) -> date:
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                raise bad(f"{what}: {value!r} is not a valid date") from None
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise bad(f"{what}: expected a date YYYY-MM-DD, got {value!r}")
+        if value.year != year:
+            raise bad(f"{what}: {value.isoformat()} is not in {year}")
+        return value
+
+    def items(key: str) -> list[Any]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise bad(f"{key!r} must be a list, got {type(value).__name__}")
+        return value
+
+    holidays: set[date] = set()
+    for i, item in enumerate(items("holidays")):
+        what = f"holidays[{i}]"
+        if not isinstance(item, Mapping):
+            holidays.add(day(item, what))
+            continue
+        extra = set(item) - _RANGE_KEYS
+        if extra or "from" not in item or "to" not in item:
+            raise bad(f"{what}: a range has keys 'from', 'to' and optional 'name', got "
+                      f"{sorted(map(str, item))}")
+        if "name" in item and not isinstance(item["name"], str):
+            raise bad(f"{what}: 'name' must be text")
+        first, last = day(item["from"], f"{what}.from"), day(item["to"], f"{what}.to")
+        if first > last:
+            raise bad(f"{what}: 'from' {first.isoformat()} is after 'to' {last.isoformat()}")
+        holidays.update(first + k * _DAY for k in range((last - first).days + 1))
+    workdays: set[date] = set()
+    for i, item in enumerate(items("workdays")):
+        d = day(item, f"workdays[{i}]")
+        if d.weekday() < 5:
+            raise bad(f"workdays[{i}]: {d.isoformat()} is a {d:%A}; only make-up working days "
+                      "on a Saturday or Sunday belong in 'workdays'")
+        if d in holidays:
+            raise bad(f"workdays[{i}]: {d.isoformat()} is also listed as a holiday")
+        workdays.add(d)
+    return YearSchedule(year, source.strip(), frozenset(holidays), frozenset(workdays))
+
+
+class WorkdayCalendar:
+    """Chinese working days from ``chinese_calendar`` plus operator-loaded schedules.
+
+    ``extra_schedules`` are schedule mappings (or parsed :class:`YearSchedule`); two for the
+    same year are refused. Any date outside :meth:`known_years` raises
+    :class:`UnknownCalendarYear`.
+    """
+
+    def __init__(
+        self, extra_schedules: Iterable[Mapping[str, Any] | YearSchedule] = (),
+    ) -> None:
+        self._loaded: dict[int, YearSchedule] = {}
+        self._load_all((s, f"extra_schedules[{i}]") for i, s in enumerate(extra_schedules))
+
+    @classmethod
+    def from_directory(cls, path: str | os.PathLike[str]) -> WorkdayCalendar:
+        """Load every ``*.yaml``, ``*.yml`` and ``*.json`` file of ``path`` (not recursive)."""
+        folder = Path(path)
+        if not folder.is_dir():
+            raise BadInput(f"holiday schedule directory {folder} does not exist",
+                           rules=["filing.threshold"])
+        calendar = cls()
+        files = sorted(p for p in folder.iterdir()
+                       if p.is_file() and p.suffix.lower() in SCHEDULE_SUFFIXES)
+        calendar._load_all((_read(p), str(p)) for p in files)
+        return calendar
+
+    def _load_all(self, items: Iterable[tuple[Mapping[str, Any] | YearSchedule, str]]) -> None:
+        origins: dict[int, str] = {}
+        for data, origin in items:
+            schedule = data if isinstance(data, YearSchedule) else parse_schedule(data, origin)
+            if schedule.year in origins:
+                raise BadInput(f"two holiday schedules for {schedule.year}: "
+                               f"{origins[schedule.year]} and {origin}",
+                               rules=["filing.threshold"])
+            origins[schedule.year] = origin
+            self._loaded[schedule.year] = schedule
+
+    def load_schedule(self, data: Mapping[str, Any] | YearSchedule) -> YearSchedule:
+        """Validate and add one year's schedule; it replaces any schedule of that year."""
+        schedule = data if isinstance(data, YearSchedule) else parse_schedule(data)
+        self._loaded[schedule.year] = schedule
+        return schedule
+
+    @property
+    def schedules(self) -> dict[int, YearSchedule]:
+        """The operator-loaded schedules by year."""
+        return dict(self._loaded)
+
+    def known_years(self) -> list[int]:
+        return sorted(library_years() | self._loaded.keys())
+
+    def is_workday(self, d: date) -> bool:
+        if isinstance(d, datetime):
+            d = d.date()
+        schedule = self._loaded.get(d.year)
+        if schedule is not None:
+            return schedule.is_workday(d)
+        if d.year in library_years():
+            return bool(chinese_calendar.is_workday(d))
+        raise UnknownCalendarYear(d.year, self.known_years())
+
+    def add_working_days(self, start: date, n: int) -> date:
+        """The ``n``-th working day strictly after ``start``; ``start`` itself never counts."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        d = start.date() if isinstance(start, datetime) else start
+        while n:
+            d += _DAY
+            if self.is_workday(d):
+                n -= 1
+        return d
+
+    def working_days_between(self, a: date, b: date) -> int:
+        """Working days in ``(a, b]``; negative (minus those in ``(b, a]``) when ``b < a``."""
+        if b < a:
+            return -self.working_days_between(b, a)
+        return sum(self.is_workday(a + k * _DAY) for k in range(1, (b - a).days + 1))
+
+
+def _read(path: Path) -> Any:
+    """A schedule file's content; unreadable or malformed files raise ``BadInput``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise BadInput(f"{path}: cannot read holiday schedule: {exc}",
+                       rules=["filing.threshold"]) from None
