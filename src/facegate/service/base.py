@@ -354,6 +354,7 @@ class ServiceBase:
                         **{k: v for k, v in extra.items() if k != "deployments"}},
             "deployments": extra.get("deployments", sorted({t.deployment_id for t in gone})),
             "rules": ["consent.withdraw", "rights.delete"],
+            "rule_pack": self.settings.rule_pack,
         }
         return {**body, "sha256": digest_of(body)}
 

@@ -437,6 +437,26 @@ SECURITY_MEASURES = [
     "Automatic deletion when retention ends, on withdrawal and when a deployment ends "
     "(retention.minimum, consent.withdraw)",
 ]
+SECURITY_MEASURES_ZH = [
+    "人脸模板以每人独立密钥进行 AES-256-GCM 加密存储，该密钥由存放于数据目录之外的主密钥封装；"
+    "删除密钥即令所有副本不可读",
+    "身份信息（编号、出生日期）加密后与人脸模板分开存储，仅以假名标识关联（storage.separate-identity）",
+    "不保存原始人脸图像或视频：图像仅在内存中解码后即丢弃（images.no-retention）",
+    "按角色授权的接口密钥（操作员、合规专员、审计员）；每项操作均经策略闸门判定",
+    "只可追加、SHA-256 哈希链式的审计日志，可离线校验（security.controls）",
+    "保存期限届满、撤回同意或部署终止时自动删除（retention.minimum、consent.withdraw）",
+]
+PROCESSING_RULES_ZH = [
+    "人脸信息仅在已登记部署中用于声明的目的，并以单独同意或所援引的法律为依据"
+    "（purpose.bound、consent.separate、consent.lawful-basis）",
+    "任何人均可拒绝人脸识别并使用非生物特征替代方式，服务不受影响"
+    "（alternative.required、coercion.prohibited）",
+    "不满十四周岁者的人脸信息，仅在取得监护人同意并依处理者的未成年人信息处理规则处理"
+    "（consent.guardian-under-14）",
+    "撤回同意与删除请求即时执行并出具删除回执（consent.withdraw、rights.delete）；"
+    "查阅请求依法答复（rights.access）",
+    "不分析种族、民族、宗教信仰、健康状况、社会阶层等敏感个人特征（attributes.sensitive）",
+]
 PROCESSING_RULES = [
     "Face data is processed only for the declared purpose at the registered deployment, under "
     "a separate consent or a cited law (purpose.bound, consent.separate, consent.lawful-basis)",
@@ -476,7 +496,7 @@ class DocumentOps(ComplianceOps):
                                "deletion returned)")
             return documents.deletion_receipt(receipt, lang)
         if kind == "filing":
-            return documents.filing_dossier(self._dossier(actor), lang)
+            return documents.filing_dossier(self._dossier(actor, lang), lang)
         if deployment_id is None:
             raise BadInput(f"a {kind} is made for a deployment: give its id")
         with self.uow() as uow:
@@ -485,7 +505,8 @@ class DocumentOps(ComplianceOps):
             last = self._assessment(uow.session, dep)
             pia = assessment_view(last) if last else None
         if kind == "notice":
-            content = self.notice(deployment_id) | {"url": self.notice_url(deployment_id)}
+            content = self.notice(deployment_id) | {"url": self.notice_url(deployment_id),
+                                                    "rule_pack": dep.rule_pack}
             return documents.notice(content, lang)
         if kind == "sign":
             if size not in ("A4", "A3"):
@@ -496,7 +517,7 @@ class DocumentOps(ComplianceOps):
                            rules=["pia.before-use"])
         return documents.impact_assessment(pia, raw, lang)
 
-    def _dossier(self, actor: Actor | None) -> dict[str, Any]:
+    def _dossier(self, actor: Actor | None, lang: str) -> dict[str, Any]:
         assert actor is not None
         status = self.filing_status(actor)
         pack = get_pack(self.settings.rule_pack)
@@ -515,7 +536,8 @@ class DocumentOps(ComplianceOps):
                 "due_on": next((t["due_on"] for t in status["tasks"]
                                 if t["kind"] == "filing"), None),
                 "reasons": status["reasons"], "deployments": manifests,
-                "security_measures": SECURITY_MEASURES, "processing_rules": PROCESSING_RULES,
+                "security_measures": SECURITY_MEASURES_ZH if lang == "zh" else SECURITY_MEASURES,
+                "processing_rules": PROCESSING_RULES_ZH if lang == "zh" else PROCESSING_RULES,
                 "assessments": assessments}
 
 
