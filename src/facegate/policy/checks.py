@@ -238,7 +238,7 @@ def purpose_bound(f: Facts, p: Pack) -> list[Finding]:
     if m is None:
         return [refuse("purpose.bound", "the deployment is not registered", "部署未登记")]
     out: list[Finding] = []
-    if not f.deployment_active and not f.deployment_terminated:
+    if not f.deployment_active:
         out.append(refuse("purpose.bound", f"deployment {m.id} is not active",
                           f"部署 {m.id} 未启用"))
     if f.purpose is not None and f.purpose != m.purpose:

@@ -53,6 +53,7 @@ from facegate.store.repository import generation
 from facegate.store.uow import UnitOfWork
 
 ROLES = ("operator", "officer", "auditor", "admin")
+LEGAL_BASIS = "legal_basis"  # the method of a record of processing under a cited law
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def notice_content(m: Manifest) -> dict[str, Any]:
 
 
 ROLES = ("operator", "officer", "auditor", "admin")
+LEGAL_BASIS = "legal_basis"  # the method of a record of processing under a cited law
 
 
 class ServiceBase:
@@ -226,7 +228,9 @@ class ServiceBase:
 
     @staticmethod
     def _consent_facts(c: Consent | None) -> ConsentFacts | None:
-        if c is None:
+        """A consent for the gate; a record of processing under a cited law is no consent
+        (``consent.lawful-basis`` decides on the deployment's legal basis)."""
+        if c is None or c.method == LEGAL_BASIS:
             return None
         return ConsentFacts(subject_id=c.subject_id, deployment_id=c.deployment_id,
                             purpose=c.purpose, notice_version=c.notice_version, method=c.method,
@@ -338,6 +342,11 @@ class ServiceBase:
         if not faces:
             raise NoFace("no face was found in the image")
         return faces[0], len(faces)
+
+    def _basis_record(self, s: Session, subject_id: str, deployment_id: str) -> str | None:
+        """The record of processing under a cited law, if the subject has one here."""
+        c = self._active_consent(s, subject_id, deployment_id)
+        return c.id if c is not None and c.method == LEGAL_BASIS else None
 
     def _audit_error(self, actor: Actor, operation: str, err: FacegateError,
                      subject: str | None, deployment: str | None) -> None:

@@ -30,6 +30,7 @@ from facegate.errors import (
 from facegate.images import decode_image
 from facegate.policy import ConsentFacts, Decision, Facts, Manifest, SubjectFacts, decide
 from facegate.service.base import (
+    LEGAL_BASIS,
     ROLES,
     Actor,
     consent_view,
@@ -53,7 +54,7 @@ from facegate.store.models import (
     Template,
     TransactionRecord,
 )
-from facegate.store.repository import generation
+from facegate.store.repository import aware, generation
 
 
 class Facegate(DocumentOps):
@@ -438,9 +439,11 @@ class Facegate(DocumentOps):
             permit = decision.permit()
             consent_id = facts.consent.id if facts.consent else None
             if consent_id is None:  # processing under a cited law (consent.lawful-basis)
+                consent_id = self._basis_record(s, subject_id, deployment_id)
+            if consent_id is None:
                 basis = Consent(id="con_" + uuid.uuid4().hex[:20], subject_id=subject_id,
                                 deployment_id=deployment_id, purpose=dep.purpose,
-                                notice_version=dep.notice_version, method="legal_basis",
+                                notice_version=dep.notice_version, method=LEGAL_BASIS,
                                 storage_location="on-premises", granted_at=now,
                                 granted_by=actor.name)
                 s.add(basis)
@@ -557,18 +560,23 @@ class Facegate(DocumentOps):
             index = self._index_for(uow, decision, deployment_id)
             hits = [h for h in index.search(face.embedding, top) if h.score >= self.threshold]
             candidates = []
+            now = self._now()
             for h in hits:
                 # Each candidate passes the gate on its own consent (``purpose.bound``).
                 sub = s.get(Subject, h.subject_id)
                 if sub is None or sub.deleted_at is not None:
                     continue
                 c = self._active_consent(s, h.subject_id, deployment_id)
-                if s.get(Template, h.template_id) is None:
+                t = s.get(Template, h.template_id)
+                if t is None:
                     continue
+                ended = aware(t.expires_at) <= now  # retention.minimum, between housekeepings
                 d = decide(Facts(operation="identify.match", pack=dep.rule_pack,
                                  on=self.settings.today(), deployment=manifest,
                                  subject=SubjectFacts(h.subject_id),
-                                 consent=self._consent_facts(c)))
+                                 consent=self._consent_facts(c),
+                                 template_expires_on=aware(t.expires_at).date() if ended
+                                 else None))
                 if d.allowed:
                     candidates.append({"subject": h.subject_id, "score": round(h.score, 6)})
             self._audit(s, actor, "identify", "allowed", decision.rules,
