@@ -3,7 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests bench
+# The console and public pages are tested in Debian's Chromium (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: apt-get install chromium (the browser tests need it)" >&2
+  fi
+fi
+.venv/bin/ruff check src tests bench scripts
 .venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"

@@ -7,6 +7,9 @@ once per test run, a fresh database per test)."""
 from __future__ import annotations
 
 import itertools
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -148,3 +151,23 @@ def shared_data() -> Path:
 def photo_bytes(shared_data: Path) -> Callable[[str], bytes]:
     """``photo_bytes("deepface/id02/img12.jpg")``: a file's bytes, by path under shared_data."""
     return shared_bytes
+
+
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yields the base URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

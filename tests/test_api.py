@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from tests.conftest import ASSESSMENT, ID02, JOLIE, office_manifest, photo
+from tests.conftest import ASSESSMENT, ID02, JOLIE, office_manifest, photo, running
 
 from facegate.api.app import create_app
 from facegate.service import Actor, Facegate
@@ -24,20 +20,8 @@ ADMIN = Actor("test-admin", "admin")
 def api(service: Facegate) -> Iterator[tuple[str, dict[str, str]]]:
     keys = {role: service.create_key(ADMIN, f"k-{role}", role)["key"]
             for role in ("officer", "operator", "auditor")}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", keys
-    server.should_exit = True
-    thread.join(10)
+    for base in running(create_app(service)):
+        yield base, keys
 
 
 def h(key: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from facegate import __version__
@@ -24,6 +25,8 @@ from facegate.errors import FacegateError, ImageTooLarge
 from facegate.policy.catalogue import rules_catalogue
 from facegate.policy.packs import get_pack
 from facegate.service import Actor, Facegate
+from facegate.web import console, public
+from facegate.web.security import SecurityHeaders
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
                        description="An API key made by `facegate key create` or `facegate init`.")
@@ -424,13 +427,6 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
         """The rule catalogue, or one pack's rules."""
         return rules_catalogue(pack)
 
-    # ---- public pages (no personal data) ---------------------------------------------------
-
-    @app.get("/notice/{deployment_id}", tags=["public"], response_class=HTMLResponse)
-    def public_notice(deployment_id: str, lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
-        """The notice a person reads before capture; the sign's QR code points here."""
-        return HTMLResponse(service.document(None, "notice", deployment_id, lang).html)
-
     # ---- audit and keys -------------------------------------------------------------------
 
     @app.get("/v1/audit", tags=["audit"])
@@ -452,6 +448,13 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     @app.get("/v1/whoami", tags=["keys"])
     def whoami(who: Who) -> dict[str, str]:
         return {"name": who.name, "role": who.role}
+
+    # ---- web pages: the officer's console and the person's pages --------------------------
+
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(packages=[("facegate.web", "static")]), name="static")
+    app.include_router(public.router(service))
+    app.include_router(console.router(service))
 
     return app
 

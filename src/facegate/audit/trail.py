@@ -167,3 +167,46 @@ def tail(session: Session, n: int = 20, **filters: Any) -> list[dict[str, Any]]:
 
 def count(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(AuditRecord)).scalar_one())
+
+
+def search(session: Session, n: int = 200, *, operation: str | None = None,
+           deployment: str | None = None, subject: str | None = None,
+           decision: str | None = None, rule: str | None = None, since: str | None = None,
+           until: str | None = None) -> list[dict[str, Any]]:
+    """Records matching every filter given, newest first (at most ``n``). ``since`` and
+    ``until`` are ISO dates or times (UTC); ``rule`` is a rule id the record cites."""
+    q = select(AuditRecord)
+    for col, value in (("operation", operation), ("deployment", deployment),
+                       ("subject", subject), ("decision", decision)):
+        if value:
+            q = q.where(getattr(AuditRecord, col) == value)
+    if rule:
+        q = q.where(AuditRecord.rules.contains(json.dumps(rule)))
+    if since:
+        q = q.where(AuditRecord.at >= since)
+    if until:
+        q = q.where(AuditRecord.at < until + ("T99" if len(until) == 10 else ""))
+    recs = session.execute(q.order_by(AuditRecord.seq.desc()).limit(n)).scalars().all()
+    return [record_dict(r) for r in recs]
+
+
+def rule_counts(session: Session, decision: str | None = None,
+                since: str | None = None) -> dict[str, int]:
+    """How many records cite each rule id (optionally only refusals, or only since a day)."""
+    q = select(AuditRecord.rules)
+    if decision:
+        q = q.where(AuditRecord.decision == decision)
+    if since:
+        q = q.where(AuditRecord.at >= since)
+    counts: dict[str, int] = {}
+    for (rules,) in session.execute(q):
+        for r in json.loads(rules):
+            counts[r] = counts.get(r, 0) + 1
+    return counts
+
+
+def operation_counts(session: Session, operations: tuple[str, ...]) -> dict[str, int]:
+    rows = session.execute(select(AuditRecord.operation, func.count()).where(
+        AuditRecord.operation.in_(operations), AuditRecord.decision == "allowed")
+        .group_by(AuditRecord.operation))
+    return {op: int(c) for op, c in rows}

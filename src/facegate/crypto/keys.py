@@ -91,6 +91,8 @@ class KeyRing:
     def __init__(self, master: MasterKey) -> None:
         self._kek = master.derive("kek")
         self._ref_key = master.derive("ref-index")
+        self.session_key = master.derive("console-session")  # signs console cookies
+        self._request_key = master.derive("rights-requests")
 
     def new_subject_key(self, subject_id: str) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (the only form that is stored)."""
@@ -113,6 +115,13 @@ class KeyRing:
     @staticmethod
     def open(dek: bytes, blob: bytes, aad: str) -> bytes:
         return _open(dek, blob, aad.encode())
+
+    def seal_contact(self, request_id: str, contact: str) -> bytes:
+        """A requester's contact details, sealed (they are personal data too)."""
+        return _seal(self._request_key, contact.encode(), b"contact:" + request_id.encode())
+
+    def open_contact(self, request_id: str, blob: bytes) -> str:
+        return _open(self._request_key, blob, b"contact:" + request_id.encode()).decode()
 
     def ref_digest(self, ref: str) -> str:
         """Keyed digest of an external reference: lookups without storing the reference plain."""

@@ -26,8 +26,8 @@ ALL_OPERATIONS = frozenset({
     "subject.read", "subject.delete", "consent.grant", "consent.withdraw", "consent.read",
     "enrol", "verify", "identify", "identify.match", "decline", "detect", "audit.read",
     "audit.verify", "key.manage", "attributes", "transaction.review", "export", "pia.record",
-    "pia.read", "pia.delete", "rights.access", "rights.delete", "housekeeping", "filing.read",
-    "filing.record", "documents",
+    "pia.read", "pia.delete", "rights.access", "rights.delete", "rights.read", "housekeeping",
+    "filing.read", "filing.record", "documents",
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -37,9 +37,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                           "subject.add", "subject.read", "subject.delete", "consent.grant",
                           "consent.withdraw", "consent.read", "audit.read", "audit.verify",
                           "decline", "export", "pia.record", "pia.read", "pia.delete",
-                          "rights.access", "rights.delete", "housekeeping", "filing.read",
-                          "filing.record", "documents"}),
-    "auditor": frozenset({"audit.read", "audit.verify", "pia.read", "filing.read"}),
+                          "rights.access", "rights.delete", "rights.read", "housekeeping",
+                          "filing.read", "filing.record", "documents"}),
+    "auditor": frozenset({"audit.read", "audit.verify", "pia.read", "filing.read",
+                          "rights.read", "deployment.read"}),
     "admin": ALL_OPERATIONS,
 }
 

@@ -33,6 +33,7 @@ from facegate.store.models import (
     Consent,
     Deployment,
     FilingEvent,
+    PersonCount,
     TransactionRecord,
 )
 from facegate.store.repository import TemplateRepository
@@ -221,6 +222,12 @@ class ComplianceOps(ServiceBase):
             filed_on=initial.filed_on if initial else None,
             warn_ratio=pack.params["filing_warn_ratio"],
             warn_working_days=pack.params["filing_warn_working_days"])
+        if record:  # the dashboard's chart: one count per day
+            day = s.get(PersonCount, status.as_of)
+            if day is None:
+                s.add(PersonCount(day=status.as_of, persons=status.persons))
+            else:
+                day.persons = status.persons
         if record and initial is None and status.required and status.crossed_on is not None:
             s.add(FilingEvent(kind="filing", started_on=status.crossed_on,
                               detail=", ".join(status.reasons), created_at=self._now()))

@@ -42,13 +42,14 @@ from facegate.service.base import (
     quality_view,
     template_view,
 )
-from facegate.service.compliance import DocumentOps
+from facegate.service.insight import InsightOps
 from facegate.store.models import (
     ApiKey,
     Consent,
     Deployment,
     Identity,
     Notice,
+    RightsRequest,
     Subject,
     SubjectKey,
     Template,
@@ -56,8 +57,12 @@ from facegate.store.models import (
 )
 from facegate.store.repository import aware, generation
 
+RIGHTS_KINDS = ("withdraw", "access", "delete")
+RIGHTS_RULES = {"withdraw": "consent.withdraw", "access": "rights.access",
+                "delete": "rights.delete"}
 
-class Facegate(DocumentOps):
+
+class Facegate(InsightOps):
     """The service: one per process; thread-safe."""
 
     def detect(self, actor: Actor, data: bytes,
@@ -266,6 +271,7 @@ class Facegate(DocumentOps):
                         ["rights.delete", "consent.withdraw"], subject=subject_id,
                         detail={"receipt_sha256": receipt["sha256"],
                                 "templates_deleted": len(gone)})
+            self._track_filing(s)
             self._commit_or_invalidate(uow)
         return receipt
 
@@ -375,6 +381,7 @@ class Facegate(DocumentOps):
                             subject=subject_id, deployment=dep,
                             detail={"receipt_sha256": receipt["sha256"],
                                     "templates_deleted": sum(t.deployment_id == dep for t in gone)})
+            self._track_filing(s)
             self._commit_or_invalidate(uow)
         return receipt
 
@@ -661,6 +668,106 @@ class Facegate(DocumentOps):
         receipt = self.delete_subject(actor, subject_id)
         return {**receipt, "request": "rights.delete"}
 
+    # ---- requests from the public pages ------------------------------------------------
+
+    def submit_rights_request(self, deployment_id: str, kind: str, ref: str,
+                              birth_date: date | None, contact: str) -> dict[str, Any]:
+        """A person's request from the public rights page. Where the reference and the birth
+        date match the sealed identity, the person has proved control of the reference and
+        the request is carried out at once; otherwise it waits for the officer."""
+        if kind not in RIGHTS_KINDS:
+            raise BadInput(f"kind must be one of {', '.join(RIGHTS_KINDS)}")
+        ref, contact = ref.strip(), contact.strip()
+        if not ref or len(ref) > 200 or len(contact) > 200:
+            raise BadInput("give your reference (at most 200 characters)")
+        rid = "req_" + uuid.uuid4().hex[:20]
+        now = self._now()
+        public = Actor("public:rights-page", "officer")
+        with self.uow() as uow:
+            s = uow.session
+            self._deployment(s, deployment_id)
+            ident = s.execute(select(Identity).where(
+                Identity.ref_digest == self.keyring.ref_digest(ref))).scalar_one_or_none()
+            subject = ident.subject_id if ident else None
+            proved = False
+            if ident is not None and birth_date is not None:
+                _, birth = self._identity(s, ident.subject_id)
+                proved = birth == birth_date
+            s.add(RightsRequest(id=rid, deployment_id=deployment_id, kind=kind,
+                                ref_digest=self.keyring.ref_digest(ref),
+                                contact_sealed=self.keyring.seal_contact(rid, contact)
+                                if contact else None, status="pending",
+                                subject_id=subject, created_at=now))
+            self._audit(s, public, "rights.request", "allowed", [RIGHTS_RULES[kind]],
+                        subject=subject, deployment=deployment_id,
+                        detail={"request": rid, "kind": kind, "proved": proved})
+            uow.commit()
+        if not proved:
+            return {"id": rid, "status": "pending", "kind": kind}
+        return self._complete_request(public, rid, verified=True)
+
+    def list_rights_requests(self, actor: Actor, status: str | None = None
+                             ) -> list[dict[str, Any]]:
+        self._role_only(actor, "rights.read")
+        with self.uow() as uow:
+            q = select(RightsRequest).order_by(RightsRequest.created_at.desc())
+            if status:
+                q = q.where(RightsRequest.status == status)
+            out = []
+            for r in uow.session.execute(q).scalars():
+                contact = (self.keyring.open_contact(r.id, r.contact_sealed)
+                           if r.contact_sealed else None)
+                out.append({"id": r.id, "deployment": r.deployment_id, "kind": r.kind,
+                            "status": r.status, "subject": r.subject_id, "contact": contact,
+                            "created_at": r.created_at.isoformat(),
+                            "handled_at": r.handled_at.isoformat() if r.handled_at else None,
+                            "handled_by": r.handled_by, "outcome": r.outcome})
+            return out
+
+    def handle_rights_request(self, actor: Actor, request_id: str, verified: bool
+                              ) -> dict[str, Any]:
+        """The officer checked the requester's identity (or could not): carry it out or
+        reject it."""
+        return self._complete_request(actor, request_id, verified)
+
+    def _complete_request(self, actor: Actor, request_id: str, verified: bool
+                          ) -> dict[str, Any]:
+        with self.uow() as uow:
+            r = uow.session.get(RightsRequest, request_id)
+            if r is None:
+                raise NotFound(f"no rights request {request_id!r}")
+            if r.status != "pending":
+                raise Conflict(f"request {request_id} is already {r.status}")
+            kind, subject, dep = r.kind, r.subject_id, r.deployment_id
+        result: dict[str, Any] = {}
+        if not verified:
+            status, outcome = "rejected", "the requester's identity could not be verified"
+        elif subject is None:
+            status, outcome = "done", "no face data is held under this reference"
+        elif kind == "access":
+            result = self.access_request(actor, subject, True)
+            status, outcome = "done", f"{len(result['templates'])} template(s) reported"
+        elif kind == "delete":
+            result = self.deletion_request(actor, subject, True)
+            status, outcome = "done", f"deleted; receipt {result['sha256']}"
+        else:
+            try:
+                result = self.withdraw_consent(actor, subject, dep)
+                status, outcome = "done", f"withdrawn; receipt {result['sha256']}"
+            except NotFound:
+                status, outcome = "done", "no active consent at this deployment"
+        with self.uow() as uow:
+            r = uow.session.get(RightsRequest, request_id)
+            assert r is not None
+            r.status, r.outcome, r.handled_at, r.handled_by = status, outcome, self._now(), \
+                actor.name
+            self._audit(uow.session, actor, "rights.request.handle", "allowed",
+                        [RIGHTS_RULES[kind]], subject=subject, deployment=dep,
+                        detail={"request": request_id, "status": status})
+            uow.commit()
+        return {"id": request_id, "kind": kind, "status": status, "outcome": outcome,
+                "result": result}
+
     # ---- audit and keys -----------------------------------------------------------------
 
     def audit_verify(self, actor: Actor) -> dict[str, Any]:
@@ -716,6 +823,22 @@ class Facegate(DocumentOps):
                 ApiKey.digest == key_digest(key), ApiKey.revoked_at.is_(None))
             ).scalar_one_or_none()
             return Actor(f"key:{k.name}", k.role) if k else None
+
+    def key_of(self, key: str | None) -> tuple[str, Actor] | None:
+        """The key's id and actor (for a console session), or None."""
+        if not key:
+            return None
+        with self.uow() as uow:
+            k = uow.session.execute(select(ApiKey).where(
+                ApiKey.digest == key_digest(key.strip()), ApiKey.revoked_at.is_(None))
+            ).scalar_one_or_none()
+            return (k.id, Actor(f"key:{k.name}", k.role)) if k else None
+
+    def key_active(self, key_id: str) -> bool:
+        """A console session lives only while its key is not revoked."""
+        with self.uow() as uow:
+            k = uow.session.get(ApiKey, key_id)
+            return k is not None and k.revoked_at is None
 
     def has_keys(self) -> bool:
         with self.uow() as uow:

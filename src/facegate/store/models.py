@@ -206,3 +206,30 @@ class TransactionRecord(Base):
     staff: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RightsRequest(Base):
+    """A person's request from the public pages (``rights.access``, ``rights.delete``,
+    ``consent.withdraw``). The reference is kept only as its keyed digest and the contact
+    sealed, so the officer can find the subject and answer without a plain copy."""
+
+    __tablename__ = "rights_requests"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # withdraw | access | delete
+    ref_digest: Mapped[str] = mapped_column(String(64))
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))  # pending | done | rejected
+    subject_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_by: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class PersonCount(Base):
+    """Distinct persons with stored face data, one row per day (the dashboard's chart)."""
+
+    __tablename__ = "person_counts"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    persons: Mapped[int] = mapped_column(Integer)

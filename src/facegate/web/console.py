@@ -1,0 +1,360 @@
+"""The compliance officer's console at ``/console``: sign in with an officer or auditor key
+(operator keys cannot), then the dashboard, deployments, subjects, the audit trail, the rule
+catalogue and the rights requests. Every action goes through the same service and gate as the
+REST API; auditors only read."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from facegate.errors import BadInput, FacegateError
+from facegate.policy.catalogue import rules_catalogue
+from facegate.service import Actor, Facegate
+from facegate.web import charts
+from facegate.web.i18n import lang_of
+from facegate.web.render import page
+from facegate.web.security import (
+    CONSOLE_ROLES,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    Signer,
+    csrf_ok,
+    new_session,
+    read_session,
+    save_session,
+    set_cookie,
+)
+
+LOGIN = "/console/login"
+MAX_MANIFEST = 256 * 1024
+
+
+def router(service: Facegate) -> APIRouter:
+    r = APIRouter(prefix="/console", include_in_schema=False)
+    signer = Signer(service.keyring.session_key)
+
+    def session_of(request: Request) -> Session | None:
+        s = read_session(signer, request)
+        if s is None or s.role not in CONSOLE_ROLES or not service.key_active(s.key_id):
+            return None
+        return s
+
+    def actor(s: Session) -> Actor:
+        return Actor(s.name, s.role)
+
+    def view(request: Request, s: Session, template: str, status_code: int = 200,
+             **ctx: Any) -> Response:
+        return page(request, template, session=s, status_code=status_code,
+                    pack=service.settings.rule_pack, **ctx)
+
+    def denied(request: Request, s: Session, message: str, status_code: int = 403,
+               rules: list[str] | None = None) -> Response:
+        return view(request, s, "console/error.html", status_code=status_code,
+                    message=message, rules=rules or [])
+
+    def failed(request: Request, s: Session, e: FacegateError) -> Response:
+        return denied(request, s, e.message, e.http_status, list(e.rules))
+
+    def changing(request: Request, s: Session | None, token: str) -> Response | None:
+        """The checks every state-changing form passes: signed in, CSRF, not an auditor."""
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        if not csrf_ok(s.csrf, token):
+            return denied(request, s, "The form's security token is missing or stale; reload "
+                          "the page and try again.", 403, ["security.controls"])
+        if not s.can_change:
+            return denied(request, s, "Auditors read; they cannot change anything.", 403,
+                          ["security.controls"])
+        return None
+
+    # ---- sign-in ------------------------------------------------------------------------
+
+    @r.get("/login")
+    def login_form(request: Request, error: str | None = None) -> Response:
+        token = secrets.token_urlsafe(24)
+        out = page(request, "console/login.html", csrf=token, error=error,
+                   pack=service.settings.rule_pack)
+        set_cookie(out, request, LOGIN_CSRF_COOKIE, token, max_age=3600)
+        return out
+
+    @r.post("/login")
+    def login(request: Request, api_key: Annotated[str, Form()],
+              csrf: Annotated[str, Form()]) -> Response:
+        if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
+            return page(request, "console/login.html", csrf=csrf, status_code=403,
+                        error="expired", pack=service.settings.rule_pack)
+        found = service.key_of(api_key)
+        if found is None or found[1].role not in CONSOLE_ROLES:
+            return page(request, "console/login.html", csrf=csrf, status_code=401,
+                        error="bad_key", pack=service.settings.rule_pack)
+        key_id, who = found
+        out = RedirectResponse("/console", status_code=303)
+        save_session(out, request, signer, new_session(key_id, who.name, who.role))
+        out.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        return out
+
+    @r.post("/logout")
+    def logout(request: Request) -> Response:
+        out = RedirectResponse(LOGIN, status_code=303)
+        out.delete_cookie(SESSION_COOKIE, path="/")
+        return out
+
+    # ---- dashboard ----------------------------------------------------------------------
+
+    @r.get("")
+    def dashboard(request: Request) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        who = actor(s)
+        t = lang_of(request)
+        health = service.deployment_health(who)
+        filing = service.filing_status(who)
+        counts = service.person_counts(who)
+        refusals = service.refusals_by_rule(who)
+        persons_chart = charts.line_chart(
+            [(c["day"], c["persons"]) for c in counts],
+            "人数变化" if t == "zh" else "Persons over time", filing["threshold"])
+        return view(request, s, "console/dashboard.html", health=health, filing=filing,
+                    persons_chart=persons_chart, refusals=refusals,
+                    refusals_chart=charts.bar_chart(
+                        refusals, "拒绝次数" if t == "zh" else "Refusals by rule"),
+                    deletions=service.deletion_counts(who),
+                    pending=len(service.list_rights_requests(who, "pending")))
+
+    # ---- deployments ----------------------------------------------------------------------
+
+    @r.get("/deployments")
+    def deployments(request: Request) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        return view(request, s, "console/deployments.html",
+                    health=service.deployment_health(actor(s)), decision=None, manifest_text="")
+
+    @r.post("/deployments")
+    async def upload_manifest(request: Request, csrf: Annotated[str, Form()],
+                              action: Annotated[str, Form()] = "check",
+                              manifest_text: Annotated[str, Form()] = "",
+                              manifest_file: Annotated[UploadFile | None, File()] = None
+                              ) -> Response:
+        s = session_of(request)
+        if action == "apply":
+            stop = changing(request, s, csrf)
+            if stop is not None:
+                return stop
+        elif s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        elif not csrf_ok(s.csrf, csrf):
+            return denied(request, s, "The form's security token is stale.", 403,
+                          ["security.controls"])
+        assert s is not None
+        text = manifest_text
+        if manifest_file is not None and manifest_file.filename:
+            text = (await manifest_file.read(MAX_MANIFEST + 1)).decode("utf-8", "replace")
+        ctx: dict[str, Any] = {"manifest_text": text, "decision": None, "error": None,
+                               "applied": None}
+        try:
+            if len(text) > MAX_MANIFEST:
+                raise BadInput("the manifest is larger than 256 KiB")
+            raw = yaml.safe_load(text) if text.strip() else None
+            if not isinstance(raw, dict):
+                raise BadInput("paste or upload a YAML/JSON manifest (a mapping of fields)")
+            decision = service.check_deployment(raw, None, actor(s))
+            ctx["decision"] = decision.to_dict()
+            if action == "apply" and decision.allowed:
+                ctx["applied"] = service.apply_deployment(actor(s), raw)
+            elif action == "apply":
+                service.apply_deployment(actor(s), raw)  # refused: audited with its rules
+        except yaml.YAMLError as e:
+            ctx["error"] = f"not valid YAML/JSON: {e}"
+        except FacegateError as e:
+            ctx["error"] = e.message
+        status = 200 if ctx["error"] is None and (ctx["decision"] or {}).get("allowed") else 422
+        if ctx["decision"] is not None and not ctx["decision"]["allowed"]:
+            status = 403
+        return view(request, s, "console/deployments.html", status_code=status,
+                    health=service.deployment_health(actor(s)), **ctx)
+
+    @r.get("/deployments/{deployment_id}")
+    def deployment(request: Request, deployment_id: str) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        who = actor(s)
+        try:
+            dep = service.get_deployment(who, deployment_id)
+            health = next(h for h in service.deployment_health(who) if h["id"] == deployment_id)
+            assessments = service.list_assessments(who, deployment_id)
+        except FacegateError as e:
+            return failed(request, s, e)
+        return view(request, s, "console/deployment.html", dep=dep, health=health,
+                    assessments=assessments,
+                    manifest_yaml=yaml.safe_dump(dep["manifest"], allow_unicode=True,
+                                                 sort_keys=False))
+
+    @r.get("/deployments/{deployment_id}/documents/{kind}")
+    def document(request: Request, deployment_id: str, kind: str) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        lang = request.query_params.get("doc_lang", lang_of(request))
+        try:
+            doc = (service.document(actor(s), "filing", lang=lang) if kind == "filing" else
+                   service.document(actor(s), kind, deployment_id, lang,
+                                    request.query_params.get("size", "A4")))
+        except FacegateError as e:
+            return failed(request, s, e)
+        return Response(doc.pdf(), media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{deployment_id}-{kind}-{lang}.pdf"'})
+
+    # ---- subjects -----------------------------------------------------------------------
+
+    @r.get("/subjects")
+    def subjects(request: Request, ref: str = "") -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        if not ref.strip():
+            return view(request, s, "console/subjects.html", ref="", error=None)
+        try:
+            sid = service.find_subject(actor(s), ref)
+        except FacegateError as e:
+            return view(request, s, "console/subjects.html", ref=ref, error=e.message,
+                        status_code=e.http_status)
+        return RedirectResponse(f"/console/subjects/{sid}", status_code=303)
+
+    def subject_page(request: Request, s: Session, sid: str, flash: str | None = None,
+                     receipt: dict[str, Any] | None = None, report: dict[str, Any] | None = None,
+                     status_code: int = 200) -> Response:
+        try:
+            subject = service.show_subject(actor(s), sid)
+            deployments = service.list_deployments(actor(s))
+        except FacegateError as e:
+            return failed(request, s, e)
+        return view(request, s, "console/subject.html", subject=subject, flash=flash,
+                    receipt=receipt, report=report, deployments=deployments,
+                    status_code=status_code)
+
+    @r.get("/subjects/{sid}")
+    def subject(request: Request, sid: str) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        return subject_page(request, s, sid)
+
+    def act(request: Request, csrf: str, do: Callable[[Session], Response]) -> Response:
+        """Run a state-changing form: signed in, CSRF, not an auditor; errors shown."""
+        s = session_of(request)
+        stop = changing(request, s, csrf)
+        if stop is not None:
+            return stop
+        assert s is not None
+        try:
+            return do(s)
+        except FacegateError as e:
+            return failed(request, s, e)
+
+    @r.post("/subjects/{sid}/consent")
+    def grant(request: Request, sid: str, csrf: Annotated[str, Form()],
+              deployment: Annotated[str, Form()], method: Annotated[str, Form()] = "written",
+              guardian_ref: Annotated[str, Form()] = "",
+              guardian_relationship: Annotated[str, Form()] = "") -> Response:
+        def do(s: Session) -> Response:
+            purpose = service.get_deployment(actor(s), deployment)["purpose"]
+            service.grant_consent(actor(s), sid, deployment, purpose, method,
+                                  guardian_ref or None, guardian_relationship or None)
+            return subject_page(request, s, sid, flash="consent_recorded")
+        return act(request, csrf, do)
+
+    @r.post("/subjects/{sid}/withdraw")
+    def withdraw(request: Request, sid: str, csrf: Annotated[str, Form()],
+                 deployment: Annotated[str, Form()] = "") -> Response:
+        return act(request, csrf, lambda s: subject_page(
+            request, s, sid, flash="withdrawn",
+            receipt=service.withdraw_consent(actor(s), sid, deployment or None)))
+
+    @r.post("/subjects/{sid}/delete")
+    def delete(request: Request, sid: str, csrf: Annotated[str, Form()]) -> Response:
+        return act(request, csrf, lambda s: view(
+            request, s, "console/deleted.html", receipt=service.delete_subject(actor(s), sid)))
+
+    @r.post("/subjects/{sid}/access")
+    def access(request: Request, sid: str, csrf: Annotated[str, Form()],
+               verified: Annotated[bool, Form()] = False) -> Response:
+        return act(request, csrf, lambda s: subject_page(
+            request, s, sid, report=service.access_request(actor(s), sid, verified)))
+
+    # ---- audit --------------------------------------------------------------------------
+
+    def audit_filters(request: Request) -> dict[str, str | None]:
+        q = request.query_params
+        return {k: (q.get(k) or None) for k in ("operation", "deployment", "subject",
+                                                 "decision", "rule", "since", "until")}
+
+    @r.get("/audit")
+    def audit(request: Request) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        filters = audit_filters(request)
+        try:
+            records = service.audit_search(actor(s), 200, **filters)
+        except FacegateError as e:
+            return failed(request, s, e)
+        chain = service.audit_verify(actor(s)) if request.query_params.get("verify") else None
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+        return view(request, s, "console/audit.html", records=records, filters=filters,
+                    chain=chain, query=query)
+
+    @r.get("/audit/export")
+    def audit_export(request: Request, format: str = "csv") -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        if format not in ("csv", "json"):
+            return denied(request, s, "format must be csv or json", 422)
+        body = service.audit_export(actor(s), format, **audit_filters(request))
+        media = "text/csv" if format == "csv" else "application/json"
+        return Response(body, media_type=f"{media}; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="facegate-audit.{format}"'})
+
+    # ---- rules and requests -------------------------------------------------------------
+
+    @r.get("/rules")
+    def rules(request: Request) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        return view(request, s, "console/rules.html", rules=rules_catalogue(),
+                    fired=service.rule_fired_counts(actor(s)))
+
+    @r.get("/requests")
+    def requests(request: Request) -> Response:
+        s = session_of(request)
+        if s is None:
+            return RedirectResponse(LOGIN, status_code=303)
+        try:
+            items = service.list_rights_requests(actor(s))
+        except FacegateError as e:
+            return failed(request, s, e)
+        return view(request, s, "console/requests.html", items=items, done=None)
+
+    @r.post("/requests/{rid}")
+    def handle(request: Request, rid: str, csrf: Annotated[str, Form()],
+               verified: Annotated[str, Form()]) -> Response:
+        def do(s: Session) -> Response:
+            done = service.handle_rights_request(actor(s), rid, verified == "yes")
+            return view(request, s, "console/requests.html",
+                        items=service.list_rights_requests(actor(s)), done=done)
+        return act(request, csrf, do)
+
+    return r
+

@@ -1,0 +1,114 @@
+"""Chinese and English for the web pages. Chinese is the default when the browser asks for it;
+a ``lang`` cookie (set by the language switch) wins."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGS = ("zh", "en")
+
+TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
+    "app": ("facegate 人脸识别合规控制台", "facegate compliance console"),
+    "switch": ("English", "中文"),
+    "signin": ("登录", "Sign in"),
+    "signout": ("退出", "Sign out"),
+    "api_key": ("接口密钥（合规专员或审计员）", "API key (officer or auditor)"),
+    "signin_help": ("使用合规专员或审计员角色的接口密钥登录；操作员密钥不能登录控制台。",
+                    "Sign in with an officer or auditor API key; operator keys cannot sign in "
+                    "to the console."),
+    "bad_key": ("密钥无效，或其角色不能登录控制台。",
+                "The key is not valid, or its role may not sign in to the console."),
+    "dashboard": ("总览", "Dashboard"),
+    "deployments": ("部署", "Deployments"),
+    "subjects": ("个人", "Subjects"),
+    "audit": ("审计日志", "Audit trail"),
+    "rules": ("规则目录", "Rule catalogue"),
+    "requests": ("权利请求", "Rights requests"),
+    "status": ("状态", "Status"),
+    "purpose": ("目的", "Purpose"),
+    "mode": ("识别方式", "Mode"),
+    "pack": ("规则包", "Rule pack"),
+    "persons": ("存储人脸信息的人数", "Persons with stored face data"),
+    "threshold": ("备案门槛", "Filing threshold"),
+    "due": ("备案截止日期", "Filing due"),
+    "refusals": ("近期拒绝（按规则）", "Recent refusals by rule"),
+    "withdrawals": ("撤回与删除", "Withdrawals and deletions"),
+    "live": ("运行中", "live"),
+    "blocked": ("已阻止", "blocked"),
+    "ended": ("已终止", "ended"),
+    "upload": ("上传部署清单", "Upload a manifest"),
+    "check": ("仅检查", "Check only"),
+    "apply": ("登记", "Register"),
+    "decision": ("闸门判定", "The gate's decision"),
+    "allowed": ("允许", "allowed"),
+    "refused": ("拒绝", "refused"),
+    "documents": ("文件", "Documents"),
+    "notice": ("告知书", "Notice"),
+    "sign": ("提示标识", "Sign"),
+    "pia": ("影响评估报告", "Impact assessment"),
+    "dossier": ("备案材料", "Filing dossier"),
+    "search_ref": ("按外部编号查找", "Find by external reference"),
+    "find": ("查找", "Find"),
+    "consents": ("同意记录", "Consents"),
+    "templates": ("人脸模板（仅元数据）", "Templates (metadata only)"),
+    "grant": ("记录同意", "Record consent"),
+    "withdraw": ("撤回同意", "Withdraw consent"),
+    "delete": ("删除全部人脸信息", "Delete all face data"),
+    "access_report": ("查阅报告", "Access report"),
+    "verify_chain": ("校验哈希链", "Verify the chain"),
+    "chain_ok": ("哈希链完整", "The chain is intact"),
+    "chain_broken": ("哈希链被破坏，首个异常记录：", "The chain is broken at record"),
+    "export": ("导出", "Export"),
+    "filter": ("筛选", "Filter"),
+    "operation": ("操作", "Operation"),
+    "rule": ("规则", "Rule"),
+    "fired": ("触发次数", "Times fired"),
+    "source": ("出处", "Source"),
+    "when": ("时间", "When"),
+    "who": ("操作者", "Who"),
+    "subject": ("个人（假名）", "Subject (pseudonym)"),
+    "deployment": ("部署", "Deployment"),
+    "none": ("无", "none"),
+    "read_only": ("审计员只读", "Auditors read only"),
+    "operator": ("运营者", "Operator"),
+    "contact": ("联系方式", "Contact"),
+    "retention": ("保存期限", "Retention"),
+    "days": ("天", "days"),
+    "alternative": ("替代方式", "The alternative"),
+    "how_withdraw": ("如何撤回同意或行使权利", "How to withdraw or use your rights"),
+    "rights_form": ("提交权利请求", "Make a rights request"),
+    "request_kind": ("请求类型", "Request"),
+    "kind_withdraw": ("撤回同意", "Withdraw my consent"),
+    "kind_access": ("查阅我的人脸信息", "See my face data"),
+    "kind_delete": ("删除我的人脸信息", "Delete my face data"),
+    "your_ref": ("您的编号（如工号）", "Your reference (e.g. staff number)"),
+    "your_birth": ("出生日期（用于核实身份，可选）", "Birth date (to prove it is you, optional)"),
+    "your_contact": ("联系方式（我们如何回复您）", "How we reach you"),
+    "send": ("提交", "Send"),
+    "request_recorded": ("您的请求已记录，合规专员将尽快处理。",
+                         "Your request is recorded; the compliance officer will handle it."),
+    "request_done": ("已核实身份，您的请求已完成。", "It is you: your request is done."),
+    "handle": ("处理", "Handle"),
+    "pending": ("待处理", "pending"),
+    "done": ("已完成", "done"),
+}
+
+
+def lang_of(request: Request) -> str:
+    """The page language: ``?lang=``, then the ``lang`` cookie, then Accept-Language."""
+    for value in (request.query_params.get("lang"), request.cookies.get("lang")):
+        if value in LANGS:
+            return value
+    accept = request.headers.get("accept-language", "").lower()
+    return "zh" if accept.startswith("zh") or ",zh" in accept.replace(" ", "") else "en"
+
+
+def translator(lang: str) -> dict[str, str]:
+    """``t["key"]`` in ``lang``; an unknown key shows itself (visible, never a crash)."""
+    i = 0 if lang == "zh" else 1
+
+    class _T(dict[str, str]):
+        def __missing__(self, key: str) -> str:
+            return key
+
+    return _T({k: v[i] for k, v in TEXT.items()})

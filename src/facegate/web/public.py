@@ -1,0 +1,95 @@
+"""The person's pages: the notice a sign's QR code opens, and the rights-request form. No key,
+nothing personal shown (``notice.required``, ``notice.accessible``, ``rights.*``)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from facegate.documents import text as labels
+from facegate.errors import FacegateError
+from facegate.service import Facegate
+from facegate.web.i18n import lang_of
+from facegate.web.render import page
+from facegate.web.security import LOGIN_CSRF_COOKIE, csrf_ok, set_cookie
+
+FORM_CSRF_COOKIE = LOGIN_CSRF_COOKIE
+
+
+def _label(table: Any, code: Any, lang: str) -> str:
+    return labels.plain(labels.label(table, code, lang))
+
+
+def router(service: Facegate) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.post("/lang")
+    def switch_language(request: Request, lang: Annotated[str, Form()],
+                        next: Annotated[str, Form()] = "/") -> Response:
+        """The language switch: a cookie, then back where the person was (same site only)."""
+        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        out = RedirectResponse(target, status_code=303)
+        if lang in ("zh", "en"):
+            set_cookie(out, request, "lang", lang, max_age=365 * 86400)
+        return out
+
+    @r.get("/notice/{deployment_id}")
+    def notice(request: Request, deployment_id: str) -> Response:
+        content = service.notice(deployment_id)
+        lang = lang_of(request)
+        view = {
+            **content,
+            "purpose_label": _label(labels.PURPOSES, content.get("purpose"), lang),
+            "method_label": _label(labels.MODES, "identify" if "1:N" in str(
+                content.get("method")) else "verify", lang),
+            "alternative_label": _label(labels.ALTERNATIVES, (content.get("alternative") or {})
+                                        .get("method"), lang),
+            "rights_text": (content.get("rights") or {}).get(lang),
+        }
+        return page(request, "public/notice.html", n=view, deployment_id=deployment_id,
+                    pack=service.settings.rule_pack)
+
+    @r.get("/notice/{deployment_id}/pdf")
+    def notice_pdf(request: Request, deployment_id: str) -> Response:
+        doc = service.document(None, "notice", deployment_id, lang_of(request))
+        return Response(doc.pdf(), media_type="application/pdf",
+                        headers={"Content-Disposition":
+                                 f'inline; filename="notice-{deployment_id}.pdf"'})
+
+    @r.get("/rights/{deployment_id}")
+    def rights_form(request: Request, deployment_id: str) -> Response:
+        service.notice(deployment_id)  # 404 for an unknown deployment
+        token = secrets.token_urlsafe(24)
+        out = page(request, "public/rights.html", deployment_id=deployment_id, csrf=token,
+                   error=None, values={})
+        set_cookie(out, request, FORM_CSRF_COOKIE, token, max_age=3600)
+        return out
+
+    @r.post("/rights/{deployment_id}")
+    def rights_submit(request: Request, deployment_id: str,
+                      kind: Annotated[str, Form()], ref: Annotated[str, Form()],
+                      csrf: Annotated[str, Form()], contact: Annotated[str, Form()] = "",
+                      birth_date: Annotated[str, Form()] = "") -> Response:
+        values = {"kind": kind, "ref": ref, "contact": contact}
+        if not csrf_ok(request.cookies.get(FORM_CSRF_COOKIE), csrf):
+            return page(request, "public/rights.html", deployment_id=deployment_id,
+                        csrf=csrf, values=values, status_code=403,
+                        error="The form expired; please send it again. / 表单已过期，请重新提交。")
+        try:
+            born = date.fromisoformat(birth_date) if birth_date.strip() else None
+            result = service.submit_rights_request(deployment_id, kind, ref, born, contact)
+        except ValueError:
+            return page(request, "public/rights.html", deployment_id=deployment_id, csrf=csrf,
+                        values=values, status_code=422,
+                        error="The birth date must be YYYY-MM-DD. / 出生日期格式应为 YYYY-MM-DD。")
+        except FacegateError as e:
+            return page(request, "public/rights.html", deployment_id=deployment_id, csrf=csrf,
+                        values=values, status_code=e.http_status, error=e.message)
+        return page(request, "public/rights_done.html", deployment_id=deployment_id,
+                    result=result)
+
+    return r
