@@ -226,6 +226,30 @@ def enrol(subject: Annotated[str, typer.Option(help="Subject id.")],
     emit(out, "\n".join(lines))
 
 
+@app.command("enrol-batch")
+def enrol_batch(
+    folder: Annotated[Path, typer.Argument(help="One sub-folder of images per subject "
+                                           "reference (the folder's name).")],
+    deployment: Annotated[str, typer.Option(help="Deployment id.")],
+    consents: Annotated[Path, typer.Option(help="Consent records: CSV (ref, birth_date, "
+                                           "method, guardian_ref, guardian_relationship) or "
+                                           "YAML/JSON list.")],
+    workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
+) -> None:
+    """Enrol many subjects at once, on every core; resumable and idempotent."""
+    from facegate.service.batch import enrol_batch as run
+
+    out = run(STATE.service, actor(), folder, deployment, consents, workers,
+              progress=not STATE.json)
+    lines = [f"enrolled {out['enrolled']} subject(s), {out['templates']} template(s); "
+             f"{out['skipped_done']} already done"]
+    lines += [f"rejected {r['ref']}/{r['image']}: {r['message']}" for r in out["rejected"]]
+    lines += [f"refused {r['ref']}: {r['message']}" for r in out["refused"]]
+    if out["no_consent_record"]:
+        lines.append("no consent record (not enrolled): " + ", ".join(out["no_consent_record"]))
+    emit(out, "\n".join(lines))
+
+
 @app.command()
 def verify(subject: Annotated[str, typer.Option(help="Claimed subject id.")],
            deployment: Annotated[str, typer.Option(help="Deployment id.")],

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from facegate.audit import tail, verify_chain
-from facegate.engine import Face
+from facegate.engine import Engine, Face
 from facegate.errors import (
     BadInput,
     Conflict,
@@ -27,7 +27,7 @@ from facegate.errors import (
     PoorQuality,
     TooManyFaces,
 )
-from facegate.images import decode_image
+from facegate.images import ImageLimits, decode_image
 from facegate.policy import ConsentFacts, Decision, Facts, Manifest, SubjectFacts, decide
 from facegate.service.base import (
     LEGAL_BASIS,
@@ -56,6 +56,27 @@ from facegate.store.models import (
     TransactionRecord,
 )
 from facegate.store.repository import aware, generation
+
+
+def enrolment_face(engine: Engine, data: bytes, limits: ImageLimits) -> Face:
+    """The one fit face of an enrolment image, or the reason it cannot be enrolled: decoded in
+    memory and dropped (``images.no-retention``). Pure: runs in worker processes too."""
+    image = decode_image(data, limits)
+    try:
+        faces = engine.analyse(image)
+    finally:
+        del image
+    if not faces:
+        raise NoFace("no face was found in the image")
+    if len(faces) > 1:
+        raise TooManyFaces(f"{len(faces)} faces were found; enrolment needs exactly one")
+    face = faces[0]
+    if not face.quality.acceptable:
+        raise PoorQuality("the face is not good enough to enrol: "
+                          + ", ".join(face.quality.issues),
+                          details={"issues": list(face.quality.issues)})
+    return face
+
 
 RIGHTS_KINDS = ("withdraw", "access", "delete")
 RIGHTS_RULES = {"withdraw": "consent.withdraw", "access": "rights.access",
@@ -389,12 +410,16 @@ class Facegate(InsightOps):
 
     def enrol(self, actor: Actor, subject_id: str, deployment_id: str, images: Sequence[bytes],
               purpose: str | None = None, attributes: Sequence[str] = (),
-              source: str = "live", keep_image: bool = False) -> dict[str, Any]:
+              source: str = "live", keep_image: bool = False,
+              analysed: Sequence[Face | BadInput] | None = None) -> dict[str, Any]:
         """Templates from live images, under a consent (or a cited law) for this deployment.
         ``source`` says where the images come from (``scope.rnd-excluded``); ``keep_image``
-        asks to keep the image, which facegate never does (``images.no-retention``)."""
-        if not images:
+        asks to keep the image, which facegate never does (``images.no-retention``).
+        ``analysed``: the images already analysed by ``enrolment_face`` (batch enrolment does
+        that in worker processes), one face or error per image, instead of ``images``."""
+        if not images and not analysed:
             raise BadInput("enrolment needs at least one image")
+        count = len(analysed) if analysed is not None else len(images)
         self._check_attributes(actor, "enrol", attributes, subject=subject_id,
                                deployment=deployment_id)
         use: dict[str, Any] = {"source": source, "keep_image": keep_image}
@@ -405,22 +430,18 @@ class Facegate(InsightOps):
                    purpose=facts.deployment.purpose if facts.deployment else None)
         accepted: list[tuple[int, Face]] = []
         rejected: list[dict[str, Any]] = []
-        for i, data in enumerate(images):
+        for i in range(count):
             try:
-                faces = self._faces(data)
-                if not faces:
-                    raise NoFace("no face was found in the image")
-                if len(faces) > 1:
-                    raise TooManyFaces(f"{len(faces)} faces were found; enrolment needs "
-                                       "exactly one")
-                face = faces[0]
-                if not face.quality.acceptable:
-                    raise PoorQuality("the face is not good enough to enrol: "
-                                      + ", ".join(face.quality.issues),
-                                      details={"issues": list(face.quality.issues)})
+                if analysed is None:
+                    face = enrolment_face(self.engine, images[i], self.settings.image_limits)
+                else:
+                    item = analysed[i]
+                    if isinstance(item, BadInput):
+                        raise item
+                    face = item
                 accepted.append((i, face))
             except BadInput as e:
-                if len(images) == 1:
+                if count == 1:
                     self._audit_error(actor, "enrol", e, subject_id, deployment_id)
                     raise
                 rejected.append({"image": i, "error": e.code, "message": e.message,
