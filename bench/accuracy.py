@@ -15,18 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-LFW = ROOT.parent / "shared" / "data" / "lfw"
-sys.path.insert(0, str(ROOT / "src"))
-
-from facegate.engine.calibration import (  # noqa: E402
+from facegate.engine.calibration import (
     FMR_TARGETS,
     TemplateCache,
     all_pair_scores,
@@ -38,7 +33,10 @@ from facegate.engine.calibration import (  # noqa: E402
     ten_fold,
     threshold_for_fmr,
 )
-from facegate.engine.dlib_engine import DlibEngine  # noqa: E402
+from facegate.engine.dlib_engine import DlibEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+LFW = ROOT.parent / "shared" / "data" / "lfw"
 
 
 def plot(genuine: np.ndarray, impostor: np.ndarray, out: Path, label: str) -> None:

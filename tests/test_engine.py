@@ -15,7 +15,6 @@ from PIL import Image, ImageFilter
 from facegate.engine import QUALITY_ISSUES, Engine, Face, QualityPolicy, similarity
 from facegate.engine.base import ImageArray
 from facegate.engine.dlib_engine import (
-    DEFAULT_THRESHOLD,
     POSE_DEPTH,
     POSE_DROP,
     DlibEngine,
@@ -24,6 +23,7 @@ from facegate.engine.dlib_engine import (
     quality_issues,
 )
 from facegate.images import decode_image
+from facegate.service.config import DEFAULT_FMR, threshold_for
 
 JOLIE_A = "deepface/id01_angelina_jolie/img10.jpg"
 JOLIE_B = "deepface/id01_angelina_jolie/img5.jpg"
@@ -33,6 +33,8 @@ OTHER_B = "deepface/id09/img25.jpg"  # another different person
 HOG_MISS = "lfw/images/James_Jones/James_Jones_0001.jpg"
 
 Loader = Callable[[str], ImageArray]
+
+THRESHOLD = threshold_for("dlib/dlib_face_recognition_resnet_model_v1", DEFAULT_FMR)
 
 
 @pytest.fixture(scope="module")
@@ -179,9 +181,9 @@ def test_templates_are_normalised_float32(engine: Engine, load: Loader) -> None:
 def test_same_person_above_threshold_different_below(engine: Engine, load: Loader) -> None:
     a, b = template(engine, load(JOLIE_A)), template(engine, load(JOLIE_B))
     other, other_b = template(engine, load(OTHER)), template(engine, load(OTHER_B))
-    assert similarity(a, b) > DEFAULT_THRESHOLD
+    assert similarity(a, b) > THRESHOLD
     for x, y in [(a, other), (b, other), (a, other_b), (other, other_b)]:
-        assert similarity(x, y) < DEFAULT_THRESHOLD
+        assert similarity(x, y) < THRESHOLD
     assert similarity(a, a) == pytest.approx(1.0, abs=1e-5)
 
 

@@ -113,6 +113,7 @@ class VerifyOut(BaseModel):
     warnings: list[dict[str, Any]]
     score: float
     threshold: float
+    fmr_target: float
     faces_detected: int
     engine: str
     decision: dict[str, Any]
@@ -122,6 +123,10 @@ class IdentifyOut(BaseModel):
     deployment: str
     candidates: list[Candidate]
     threshold: float
+    fmr_target: float = Field(description="The false-match rate the threshold was set for.")
+    gallery: int = Field(description="Subjects searched.")
+    expected_false_matches: float = Field(
+        description="Per probe of someone not enrolled: gallery size x FMR.")
     faces_detected: int
     engine: str
     decision: dict[str, Any]

@@ -14,6 +14,7 @@ import typer
 
 from facegate.cli import compliance
 from facegate.cli.common import STATE, actor, emit, read_image, read_manifest, report
+from facegate.cli.engine import engine_app
 from facegate.errors import BadInput, FacegateError
 from facegate.policy.packs import PACKS
 from facegate.service import ROLES, Facegate
@@ -32,6 +33,7 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(key_app, name="key")
 compliance.register(app, deployment_app)
+app.add_typer(engine_app, name="engine")
 
 
 @app.callback()

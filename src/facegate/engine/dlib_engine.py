@@ -33,8 +33,6 @@ from facegate.engine.base import (
 )
 
 MODEL_VERSION = "dlib_face_recognition_resnet_model_v1"
-# Suggested decision threshold on the cosine similarity of two templates (measured on LFW).
-DEFAULT_THRESHOLD = 0.91
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 

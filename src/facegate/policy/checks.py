@@ -27,7 +27,7 @@ ALL_OPERATIONS = frozenset({
     "enrol", "verify", "identify", "identify.match", "decline", "detect", "audit.read",
     "audit.verify", "key.manage", "attributes", "transaction.review", "export", "pia.record",
     "pia.read", "pia.delete", "rights.access", "rights.delete", "rights.read", "housekeeping",
-    "filing.read", "filing.record", "documents",
+    "filing.read", "filing.record", "documents", "engine.read",
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -38,7 +38,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                           "consent.withdraw", "consent.read", "audit.read", "audit.verify",
                           "decline", "export", "pia.record", "pia.read", "pia.delete",
                           "rights.access", "rights.delete", "rights.read", "housekeeping",
-                          "filing.read", "filing.record", "documents"}),
+                          "filing.read", "filing.record", "documents", "engine.read"}),
     "auditor": frozenset({"audit.read", "audit.verify", "pia.read", "filing.read",
                           "rights.read", "deployment.read"}),
     "admin": ALL_OPERATIONS,

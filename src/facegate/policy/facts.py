@@ -88,6 +88,7 @@ class Manifest(_Strict):
     devices: list[Device] = Field(default_factory=list)
     remote_identification_scope: RemoteScope | None = None
     minors_rules: str | None = None  # reference of the operator's rules for minors
+    fmr_target: float | None = Field(default=None, gt=0, lt=1)  # stricter matching here
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from facegate.audit import AuditEntry, append
 from facegate.crypto import KeyRing, load_master_key
 from facegate.engine import Engine, Face, default_engine
 from facegate.errors import (
+    BadInput,
     FacegateError,
     NoFace,
     NotFound,
@@ -36,7 +37,7 @@ from facegate.policy import (
     decide,
 )
 from facegate.policy.rules import get_rule
-from facegate.service.config import DEFAULT_THRESHOLDS, Settings
+from facegate.service.config import Settings, threshold_for
 from facegate.store import db
 from facegate.store.models import (
     Assessment,
@@ -146,7 +147,20 @@ class ServiceBase:
     def threshold(self) -> float:
         if self.settings.threshold is not None:
             return self.settings.threshold
-        return DEFAULT_THRESHOLDS[self.engine_key]
+        return threshold_for(self.engine_key, self.settings.fmr_target)
+
+    def threshold_at(self, manifest: Manifest) -> tuple[float, float]:
+        """(threshold, FMR target) at a deployment: its own ``fmr_target`` when stricter
+        than the installation's (a large 1:N gallery needs one)."""
+        if self.settings.threshold is not None:
+            return self.settings.threshold, self.settings.fmr_target
+        fmr = min(self.settings.fmr_target, manifest.fmr_target or self.settings.fmr_target)
+        try:
+            if manifest.fmr_target is not None:  # must be a calibrated target
+                threshold_for(self.engine_key, manifest.fmr_target)
+            return threshold_for(self.engine_key, fmr), fmr
+        except KeyError as e:
+            raise BadInput(str(e.args[0])) from None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self._sessions, self.keyring)

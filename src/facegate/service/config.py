@@ -12,11 +12,28 @@ from zoneinfo import ZoneInfo
 from facegate.images import ImageLimits
 from facegate.policy import DEFAULT_PACK, get_pack
 
-# Cosine-similarity decision thresholds per engine/model, for L2-normalised templates. dlib's
-# descriptor: on LFW View 2 fold 1 (600 pairs), 0.92 gave no false match in 300 impostor pairs
-# at a 5.7% false non-match rate; the best-accuracy threshold there is 0.904 (98.7%).
-# See BENCHMARKS.md; set FACEGATE_THRESHOLD for a stricter target.
-DEFAULT_THRESHOLDS = {"dlib/dlib_face_recognition_resnet_model_v1": 0.92}
+# Decision thresholds are chosen from a target false-match rate (FMR), not guessed. Per
+# engine/model: the cosine-similarity threshold at each target FMR, measured on LFW through
+# facegate's own path with `facegate engine calibrate --lfw ../shared/data/lfw` (7,701 images,
+# 8,101 genuine and 29,640,749 impostor pairs; BENCHMARKS.md). FNMR at each: 1.4%, 7.5%, 23%,
+# 48%.
+CALIBRATION: dict[str, dict[float, float]] = {
+    "dlib/dlib_face_recognition_resnet_model_v1": {
+        1e-2: 0.9071, 1e-3: 0.9258, 1e-4: 0.9405, 1e-5: 0.9524},
+}
+DEFAULT_FMR = 1e-3  # 1:1 verification; 1:N deployments should set a stricter fmr_target
+
+
+def threshold_for(engine_key: str, fmr: float) -> float:
+    """The calibrated threshold of ``engine_key`` at target false-match rate ``fmr``."""
+    table = CALIBRATION.get(engine_key)
+    if table is None:
+        raise KeyError(f"engine {engine_key} has no calibration: run 'facegate engine "
+                       "calibrate' and set FACEGATE_THRESHOLD")
+    if fmr not in table:
+        raise KeyError(f"no calibrated threshold at FMR {fmr:g} for {engine_key}; calibrated: "
+                       + ", ".join(f"{f:g}" for f in sorted(table, reverse=True)))
+    return table[fmr]
 
 
 def _now() -> datetime:
@@ -28,7 +45,8 @@ class Settings:
     data_dir: Path
     database_url: str | None = None
     rule_pack: str = DEFAULT_PACK
-    threshold: float | None = None  # None: the engine's default
+    threshold: float | None = None  # None: calibrated, from the target FMR
+    fmr_target: float = DEFAULT_FMR
     timezone: str = "Asia/Shanghai"  # the day of processing is counted here
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     clock: Callable[[], datetime] = _now
@@ -41,9 +59,11 @@ class Settings:
         pack = os.environ.get("FACEGATE_RULE_PACK") or DEFAULT_PACK
         get_pack(pack)
         threshold = os.environ.get("FACEGATE_THRESHOLD")
+        fmr = float(os.environ.get("FACEGATE_FMR") or DEFAULT_FMR)
         return cls(data_dir=Path(raw).expanduser(),
                    database_url=os.environ.get("FACEGATE_DATABASE_URL") or None,
                    rule_pack=pack, threshold=float(threshold) if threshold else None,
+                   fmr_target=fmr,
                    public_url=os.environ.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000")
 
     @property

@@ -134,6 +134,7 @@ class Facegate(InsightOps):
                                            deployment=m),
                               deployment=m.id, purpose=m.purpose,
                               detail={"pack": pack})
+        self.threshold_at(m)  # a deployment's fmr_target must be a calibrated one
         now = self._now()
         content = notice_content(m)
         with self.uow() as uow:
@@ -548,17 +549,19 @@ class Facegate(InsightOps):
                 raise self._refuse(actor, refusal, subject=subject_id,
                                    deployment=deployment_id)
             score = max(float(np.dot(t.vector, face.embedding)) for t in live)
-            match = score >= self.threshold
+            assert facts.deployment is not None
+            threshold, fmr = self.threshold_at(facts.deployment)
+            match = score >= threshold
             self._audit(s, actor, "verify", "allowed", decision.rules, subject=subject_id,
                         deployment=deployment_id, purpose=dep.purpose,
                         detail={"match": match, "score": round(score, 4),
-                                "threshold": self.threshold})
+                                "threshold": threshold, "fmr_target": fmr})
             uow.commit()
         auxiliary = "major-interest.manual-review" in [w.rule for w in decision.warnings]
         return {"subject": subject_id, "deployment": deployment_id, "match": match,
                 "approved": match and not auxiliary, "manual_review_required": auxiliary,
                 "warnings": [w.to_dict() for w in decision.warnings],
-                "score": round(score, 6), "threshold": self.threshold,
+                "score": round(score, 6), "threshold": threshold, "fmr_target": fmr,
                 "faces_detected": n_faces, "engine": self.engine_key,
                 "decision": decision.to_dict()}
 
@@ -586,7 +589,9 @@ class Facegate(InsightOps):
         with self.uow() as uow, self._index_lock:
             s = uow.session
             index = self._index_for(uow, decision, deployment_id)
-            hits = [h for h in index.search(face.embedding, top) if h.score >= self.threshold]
+            threshold, fmr = self.threshold_at(manifest)
+            gallery = len(index.subjects())
+            hits = [h for h in index.search(face.embedding, top) if h.score >= threshold]
             candidates = []
             now = self._now()
             for h in hits:
@@ -611,10 +616,13 @@ class Facegate(InsightOps):
                         deployment=deployment_id, purpose=dep.purpose,
                         subject=candidates[0]["subject"] if candidates else None,
                         detail={"candidates": [c["subject"] for c in candidates],
-                                "top": top, "threshold": self.threshold})
+                                "top": top, "threshold": threshold})
             uow.commit()
         return {"deployment": deployment_id, "candidates": candidates,
-                "threshold": self.threshold, "faces_detected": n_faces,
+                "threshold": threshold, "fmr_target": fmr, "gallery": gallery,
+                # per probe of someone not enrolled (open set): gallery size x FMR
+                "expected_false_matches": float(f"{gallery * fmr:.3g}"),
+                "faces_detected": n_faces,
                 "engine": self.engine_key, "decision": decision.to_dict()}
 
     def decline(self, actor: Actor, deployment_id: str, subject_id: str | None = None,

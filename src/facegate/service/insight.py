@@ -122,3 +122,17 @@ class InsightOps(DocumentOps):
             w.writerow({**r, "rules": " ".join(r["rules"]),
                         "detail": json.dumps(r["detail"], ensure_ascii=False)})
         return buf.getvalue()
+
+    def engine_status(self, actor: Actor) -> dict[str, Any]:
+        """The engine in use, its threshold, and the subjects whose templates come from
+        another engine or model version: they must be enrolled again to be matched (templates
+        of different engines are never compared)."""
+        decision = self._role_only(actor, "engine.read")
+        with self.uow() as uow:
+            rows = uow.templates.engines_in_use(decision.permit())
+        current = (self.engine.name, self.engine.model_version)
+        stale = [{"subject": s, "deployment": d, "engine": f"{e}/{m}", "templates": n}
+                 for s, d, e, m, n in rows if (e, m) != current]
+        return {"engine": self.engine_key, "threshold": self.threshold,
+                "templates_current": sum(n for _, _, e, m, n in rows if (e, m) == current),
+                "needs_reenrolment": stale}

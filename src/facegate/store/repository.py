@@ -157,6 +157,17 @@ class TemplateRepository:
             self._s.execute(delete(Template).where(Template.id.in_([t.id for t in gone])))
             self._bump({t.deployment_id for t in gone})
 
+    def engines_in_use(self, permit: Permit) -> list[tuple[str, str, str, str, int]]:
+        """(subject, deployment, engine, model version, templates) for every stored template
+        group: which subjects need re-enrolment after an engine change."""
+        self._check(permit, None, None, "engine.read")
+        rows = self._s.execute(select(Template.subject_id, Template.deployment_id,
+                                      Template.engine, Template.model_version,
+                                      func.count()).group_by(
+            Template.subject_id, Template.deployment_id, Template.engine,
+            Template.model_version).order_by(Template.subject_id))
+        return [(a, b, c, d, int(n)) for a, b, c, d, n in rows]
+
     def persons(self, permit: Permit) -> int:
         """Distinct persons with stored face data, the count the filing duty is about."""
         self._check(permit, None, None, "filing.read", "enrol")

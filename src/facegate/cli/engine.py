@@ -1,0 +1,73 @@
+"""``facegate engine``: the engine in use, its calibration, and who needs re-enrolment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facegate.cli.common import STATE, actor, emit
+from facegate.errors import BadInput
+
+engine_app = typer.Typer(help="The face engine: thresholds, calibration, re-enrolment.",
+                         no_args_is_help=True)
+
+
+@engine_app.command("status")
+def engine_status() -> None:
+    """The engine and threshold in use; subjects whose templates need re-enrolment."""
+    out = STATE.service.engine_status(actor())
+    lines = [f"engine {out['engine']}, threshold {out['threshold']}, "
+             f"{out['templates_current']} current template(s)"]
+    lines += [f"re-enrol {s['subject']} at {s['deployment']}: {s['templates']} template(s) "
+              f"from {s['engine']}" for s in out["needs_reenrolment"]]
+    emit(out, "\n".join(lines))
+
+
+@engine_app.command("calibrate")
+def engine_calibrate(
+    lfw: Annotated[Path, typer.Option(help="A face set in LFW's format (pairs.txt, images/), "
+                                      "e.g. ../shared/data/lfw.")],
+    limit: Annotated[int | None, typer.Option(help="Only the images of N random pairs.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random subset.")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
+) -> None:
+    """Measure the engine on a labelled face set and print the threshold for each target
+    false-match rate (the table behind the default threshold)."""
+    import random
+
+    import numpy as np
+
+    from facegate.engine import default_engine
+    from facegate.engine.calibration import (
+        TemplateCache,
+        all_pair_scores,
+        calibration_table,
+        default_cache,
+        read_pairs,
+        templates,
+    )
+
+    if not (lfw / "pairs.txt").is_file():
+        raise BadInput(f"{lfw} has no pairs.txt (LFW format expected)")
+    pairs = read_pairs(lfw / "pairs.txt")
+    if limit:
+        pairs = random.Random(seed).sample(pairs, min(limit, len(pairs)))  # noqa: S311
+    engine = default_engine()
+    cache = TemplateCache(default_cache(engine))
+    paths = list(dict.fromkeys(p for pair in pairs for p in (pair.a, pair.b)))
+    templates(lfw, paths, type(engine), cache, workers, progress=not STATE.json)
+    present = [p for p in paths if p in cache.vectors]
+    genuine, impostor = all_pair_scores(np.stack([cache.vectors[p] for p in present]),
+                                        [p.split("/")[1] for p in present])
+    table = calibration_table(genuine, impostor)
+    out = {"engine": f"{engine.name}/{engine.model_version}", "images": len(present),
+           "genuine": len(genuine), "impostor": len(impostor), "table": table}
+    emit(out, "\n".join(
+        [f"{out['engine']} on {len(present)} images: {len(genuine)} genuine, "
+         f"{len(impostor)} impostor scores",
+         f"{'target FMR':>10}  {'threshold':>9}  {'FMR':>9}  {'FNMR':>7}"]
+        + [f"{r['fmr_target']:>10g}  {r['threshold']:>9.4f}  {r['fmr']:>9.2e}  "
+           f"{r['fnmr']:>7.4f}{'' if r['resolved'] else '  (too few impostor scores)'}"
+           for r in table]))
