@@ -34,7 +34,9 @@ from facegate.engine.calibration import (
     threshold_for_fmr,
 )
 from facegate.engine.dlib_engine import DlibEngine
+from facegate.engine.dlib_onnx import FastDlibEngine
 
+ENGINES = {"dlib": DlibEngine, "fast": FastDlibEngine}
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw"
 
@@ -76,17 +78,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, help="processes (default: every core)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--engine", choices=sorted(ENGINES), default="dlib",
+                    help="dlib (the reference) or fast (the same network run by onnxruntime)")
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "lfw-roc-det.png")
     args = ap.parse_args(argv)
 
     pairs = read_pairs(args.lfw / "pairs.txt")
     if args.limit:
         pairs = random.Random(args.seed).sample(pairs, min(args.limit, len(pairs)))
-    engine = DlibEngine()
+    factory = ENGINES[args.engine]
+    engine = factory()
     cache = TemplateCache(default_cache(engine))
     started = time.monotonic()
     paths = [p for pair in pairs for p in (pair.a, pair.b)]
-    templates(args.lfw, paths, DlibEngine, cache, args.workers, progress=not args.json)
+    templates(args.lfw, paths, factory, cache, args.workers, progress=not args.json)
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     scores = pair_scores(pairs, cache)
@@ -113,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         genuine >= threshold_for_fmr(impostor, far))), 5) for far in (1e-2, 1e-3, 1e-4)}
     result["thresholds"] = calibration_table(genuine, impostor, FMR_TARGETS)
     result["seconds"] = round(time.monotonic() - started, 1)
-    if not args.limit:
+    if not args.limit and args.engine == "dlib":
         plot(genuine, impostor, args.plot, result["engine"])
         result["plot"] = str(args.plot.relative_to(ROOT))
     if args.json:

@@ -236,7 +236,8 @@ def enrol_batch(
     consents: Annotated[Path, typer.Option(help="Consent records: CSV (ref, birth_date, "
                                            "method, guardian_ref, guardian_relationship) or "
                                            "YAML/JSON list.")],
-    workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: every core; 0: all in this process).")] = None,
 ) -> None:
     """Enrol many subjects at once, on every core; resumable and idempotent."""
     from facegate.service.batch import enrol_batch as run

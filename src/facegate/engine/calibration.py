@@ -8,6 +8,7 @@ run time by the service. Templates are cached in a file so that a rerun is fast.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import time
@@ -24,6 +25,10 @@ from facegate.engine.base import Box, Engine, Face, Quality
 from facegate.images import ImageLimits, decode_image
 
 FMR_TARGETS = (1e-2, 1e-3, 1e-4, 1e-5)
+
+# Worker processes start fresh ("spawn"): a forked child would inherit dlib's thread pool in a
+# broken state (the CNN detector then waits for threads that do not exist in the child).
+SPAWN = multiprocessing.get_context("spawn")
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,8 @@ def templates(root: Path, paths: Iterable[str], factory: Callable[[], Engine],
         return cache
     workers = workers or os.cpu_count() or 1
     bar = Progress(len(todo), "templates", force=progress)
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=(factory,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_init,
+                             initargs=(factory,)) as pool:
         for i, (rel, vec, how) in enumerate(pool.map(_work, [(str(root), p) for p in todo],
                                                      chunksize=8)):
             cache.how[rel] = how

@@ -190,9 +190,20 @@ class DlibEngine:
 
     def warm_up(self) -> None:
         """Load every model now rather than on the first request."""
-        _hog(), _shape_predictor(), _recogniser()
+        _hog(), _shape_predictor()
         if self.detector == "cnn" or self.cnn_fallback:
             _cnn()
+        self._load_descriptor()
+
+    # ---- the descriptor: the one step a subclass may replace ----
+
+    def _load_descriptor(self) -> None:
+        _recogniser()
+
+    def describe_batch(self, chips: ImageArray) -> FloatArray:
+        """Normalised templates (N, 128) of aligned chips, uint8 RGB (N, 150, 150, 3)."""
+        out: FloatArray = np.stack([_descriptor(chip) for chip in chips]).astype(np.float32)
+        return out
 
     # ---- Engine protocol ----
 
@@ -203,14 +214,20 @@ class DlibEngine:
     def embed(self, image: ImageArray, face: Face) -> FloatArray:
         """The normalised 128-d template of ``face``, aligned on its 5 landmarks."""
         image = _checked(image)
-        return _descriptor(_chip(image, _shape_of(image, face)))
+        template: FloatArray = self.describe_batch(
+            _chip(image, _shape_of(image, face))[np.newaxis])[0]
+        return template
 
     def analyse(self, image: ImageArray) -> list[Face]:
         """``detect`` and ``embed`` in one pass (each face is aligned once)."""
+        found = self._faces(_checked(image))
+        if not found:
+            return []
+        templates = self.describe_batch(np.stack([chip for _, chip in found]))
         return [
             Face(box=face.box, landmarks=face.landmarks, quality=face.quality,
-                 detector=face.detector, embedding=_descriptor(chip))
-            for face, chip in self._faces(_checked(image))
+                 detector=face.detector, embedding=template)
+            for (face, _), template in zip(found, templates, strict=True)
         ]
 
     # ---- internals ----

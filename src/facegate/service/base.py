@@ -136,8 +136,21 @@ class ServiceBase:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = default_engine()
+            if self.settings.engine_config is not None:
+                from facegate.engine.onnx_engine import engine_from_config
+
+                self._engine = engine_from_config(self.settings.engine_config)
+            else:
+                self._engine = default_engine()
         return self._engine
+
+    def _threshold_for(self, fmr: float) -> float:
+        """The calibrated threshold at ``fmr``: the engine's own table (a configured ONNX
+        model carries one) or the installation's."""
+        own: dict[float, float] = getattr(self.engine, "thresholds", {}) or {}
+        if fmr in own:
+            return own[fmr]
+        return threshold_for(self.engine_key, fmr)
 
     @property
     def engine_key(self) -> str:
@@ -147,7 +160,10 @@ class ServiceBase:
     def threshold(self) -> float:
         if self.settings.threshold is not None:
             return self.settings.threshold
-        return threshold_for(self.engine_key, self.settings.fmr_target)
+        try:
+            return self._threshold_for(self.settings.fmr_target)
+        except KeyError as e:
+            raise BadInput(str(e.args[0])) from None
 
     def threshold_at(self, manifest: Manifest) -> tuple[float, float]:
         """(threshold, FMR target) at a deployment: its own ``fmr_target`` when stricter
@@ -157,8 +173,8 @@ class ServiceBase:
         fmr = min(self.settings.fmr_target, manifest.fmr_target or self.settings.fmr_target)
         try:
             if manifest.fmr_target is not None:  # must be a calibrated target
-                threshold_for(self.engine_key, manifest.fmr_target)
-            return threshold_for(self.engine_key, fmr), fmr
+                self._threshold_for(manifest.fmr_target)
+            return self._threshold_for(fmr), fmr
         except KeyError as e:
             raise BadInput(str(e.args[0])) from None
 

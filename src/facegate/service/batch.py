@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +32,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 _engine: Engine | None = None
 _limits: ImageLimits | None = None
+
+# Worker processes start fresh ("spawn"): a forked child would inherit dlib's thread pool in a
+# broken state (the CNN detector then waits for threads that do not exist in the child).
+SPAWN = multiprocessing.get_context("spawn")
 
 
 def _init(factory: Callable[[], Engine], limits: ImageLimits) -> None:
@@ -129,7 +134,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
         "rejected": [], "refused": [],
     }
     bar = Progress(sum(len(p) for p in todo.values()), "enrol", force=progress)
-    workers = workers or os.cpu_count() or 1
+    workers = (os.cpu_count() or 1) if workers is None else workers
     for ref, results in _analysed(todo, workers, factory or _default_factory(service),
                                   service.settings.image_limits):
         rec = records[ref]
@@ -147,7 +152,8 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
                 service.grant_consent(actor, sid, deployment_id, purpose, rec["method"],
                                       rec["guardian_ref"], rec["guardian_relationship"])
             if any(isinstance(f, Face) for f in faces):
-                out = service.enrol(actor, sid, deployment_id, [], analysed=faces)
+                out = service.enrol(actor, sid, deployment_id, [], analysed=faces,
+                                    track_filing=False)
                 report["enrolled"] += 1
                 report["templates"] += len(out["templates"])
                 journal.record(key(ref), {"subject": sid, "templates": len(out["templates"])})
@@ -157,6 +163,8 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
             report["refused"].append({"ref": ref, "error": e.code, "message": e.message,
                                       "rules": list(e.rules)})
         bar.update(len(results))
+    if report["enrolled"]:
+        report["filing"] = service.filing_status(actor)  # counts persons, records the day
     return report
 
 
@@ -170,7 +178,12 @@ def _analysed(todo: dict[str, list[str]], workers: int, factory: Callable[[], En
     jobs = list(todo.items())
     if not jobs:
         return
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=(factory, limits)) as pool:
+    if workers == 0:  # in this process, one image after another (single core)
+        _init(factory, limits)
+        yield from map(_analyse, jobs)
+        return
+    with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_init,
+                             initargs=(factory, limits)) as pool:
         yield from pool.map(_analyse, jobs, chunksize=1)
 
 

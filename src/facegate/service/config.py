@@ -21,6 +21,10 @@ CALIBRATION: dict[str, dict[float, float]] = {
     "dlib/dlib_face_recognition_resnet_model_v1": {
         1e-2: 0.9071, 1e-3: 0.9258, 1e-4: 0.9405, 1e-5: 0.9524},
 }
+# The same network run by onnxruntime (engine/dlib_onnx.py): equal to dlib's descriptor to
+# float32 rounding (max abs difference 4e-7), so the same thresholds apply.
+CALIBRATION["dlib/dlib_face_recognition_resnet_model_v1+onnx"] = dict(
+    CALIBRATION["dlib/dlib_face_recognition_resnet_model_v1"])
 DEFAULT_FMR = 1e-3  # 1:1 verification; 1:N deployments should set a stricter fmr_target
 
 
@@ -47,6 +51,7 @@ class Settings:
     rule_pack: str = DEFAULT_PACK
     threshold: float | None = None  # None: calibrated, from the target FMR
     fmr_target: float = DEFAULT_FMR
+    engine_config: Path | None = None  # an ONNX model of the operator's (engine/onnx_engine)
     timezone: str = "Asia/Shanghai"  # the day of processing is counted here
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     clock: Callable[[], datetime] = _now
@@ -64,6 +69,8 @@ class Settings:
                    database_url=os.environ.get("FACEGATE_DATABASE_URL") or None,
                    rule_pack=pack, threshold=float(threshold) if threshold else None,
                    fmr_target=fmr,
+                   engine_config=Path(os.environ["FACEGATE_ENGINE_CONFIG"])
+                   if os.environ.get("FACEGATE_ENGINE_CONFIG") else None,
                    public_url=os.environ.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000")
 
     @property

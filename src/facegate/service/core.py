@@ -412,12 +412,15 @@ class Facegate(InsightOps):
     def enrol(self, actor: Actor, subject_id: str, deployment_id: str, images: Sequence[bytes],
               purpose: str | None = None, attributes: Sequence[str] = (),
               source: str = "live", keep_image: bool = False,
-              analysed: Sequence[Face | BadInput] | None = None) -> dict[str, Any]:
+              analysed: Sequence[Face | BadInput] | None = None,
+              track_filing: bool = True) -> dict[str, Any]:
         """Templates from live images, under a consent (or a cited law) for this deployment.
         ``source`` says where the images come from (``scope.rnd-excluded``); ``keep_image``
         asks to keep the image, which facegate never does (``images.no-retention``).
         ``analysed``: the images already analysed by ``enrolment_face`` (batch enrolment does
-        that in worker processes), one face or error per image, instead of ``images``."""
+        that in worker processes), one face or error per image, instead of ``images``.
+        ``track_filing``: count persons for the filing duty now (a batch does it once, at its
+        end)."""
         if not images and not analysed:
             raise BadInput("enrolment needs at least one image")
         count = len(analysed) if analysed is not None else len(images)
@@ -496,7 +499,8 @@ class Facegate(InsightOps):
                         detail={"template_ids": [c["id"] for c in created],
                                 "rejected": len(rejected), "engine": self.engine_key})
             s.flush()
-            self._track_filing(s)
+            if track_filing:
+                self._track_filing(s)
             gen_after = generation(s, deployment_id)
             uow.commit()
         with self._index_lock:

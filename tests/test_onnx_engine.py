@@ -1,0 +1,88 @@
+"""The operator's own ONNX model as the engine: a tiny model built here (a random projection of
+the aligned face), configured from YAML, used through the service; templates of the two engines
+are never compared and the subjects needing re-enrolment are listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import yaml
+from onnx import TensorProto, helper, numpy_helper
+from tests.conftest import JOLIE, OFFICER, OPERATOR, assessed, office_manifest, photo
+
+from facegate.engine.onnx_engine import OnnxModelEngine, engine_from_config
+from facegate.errors import BadInput, NotFound
+from facegate.service import Facegate, Settings
+
+
+def tiny_model(path: Path, size: int = 32, dim: int = 24) -> Path:
+    """NCHW (N, 3, size, size) -> flatten -> matmul -> (N, dim)."""
+    rng = np.random.default_rng(5)
+    w = numpy_helper.from_array(rng.normal(size=(3 * size * size, dim)).astype(np.float32),
+                                "w")
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["x"], ["flat"], axis=1),
+         helper.make_node("MatMul", ["flat", "w"], ["y"])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", dim])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def config(tmp: Path, **over: object) -> Path:
+    model = tiny_model(tmp / "tiny.onnx")
+    cfg = {"kind": "onnx", "model": model.name, "name": "tiny", "input_size": 32,
+           "padding": 0.1, "mean": [127.5] * 3, "std": [64.0] * 3,
+           "thresholds": {0.001: 0.8}} | over
+    path = tmp / "engine.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_engine_from_config(tmp_path: Path) -> None:
+    engine = engine_from_config(config(tmp_path))
+    assert engine.name == "tiny" and engine.dim == 24
+    assert engine.model_version.startswith("sha256:")
+    from facegate.images import decode_image
+    faces = engine.analyse(decode_image(photo(JOLIE[0])))
+    assert len(faces) == 1 and faces[0].embedding is not None
+    assert faces[0].embedding.shape == (24,)
+    assert abs(float(np.linalg.norm(faces[0].embedding)) - 1) < 1e-5
+    with pytest.raises(BadInput, match="unknown settings"):
+        engine_from_config(config(tmp_path, colour="RGB"))
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    with pytest.raises(BadInput, match="not a usable ONNX model"):
+        OnnxModelEngine(tmp_path / "bad.onnx")
+    with pytest.raises(BadInput, match="not found"):
+        OnnxModelEngine(tmp_path / "missing.onnx")
+
+
+def test_switching_engines_needs_reenrolment(service: Facegate, tmp_path: Path) -> None:
+    door = assessed(service, office_manifest())
+    sid = service.add_subject(OFFICER, "E-1")["id"]
+    service.grant_consent(OFFICER, sid, door, "access_control")
+    service.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
+    assert service.engine_status(OFFICER)["needs_reenrolment"] == []
+
+    settings = Settings(data_dir=service.settings.data_dir,
+                        database_url=service.settings.database_url,
+                        engine_config=config(tmp_path))
+    onnx_service = Facegate(settings)
+    try:
+        status = onnx_service.engine_status(OFFICER)
+        assert status["engine"].startswith("tiny/sha256:") and status["threshold"] == 0.8
+        (stale,) = status["needs_reenrolment"]
+        assert stale["subject"] == sid and stale["engine"].startswith("dlib/")
+        # the dlib template is never compared with the new model's
+        with pytest.raises(NotFound, match="enrol first"):
+            onnx_service.verify(OPERATOR, sid, door, photo(JOLIE[0]))
+        onnx_service.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
+        same = onnx_service.verify(OPERATOR, sid, door, photo(JOLIE[0]))
+        assert same["match"] and same["score"] > 0.999 and same["engine"].startswith("tiny/")
+    finally:
+        onnx_service.close()
