@@ -30,7 +30,7 @@ import onnxruntime as ort
 from facegate.engine.base import FloatArray, ImageArray
 from facegate.engine.calibration import Progress
 from facegate.engine.dlib_engine import DlibEngine, _recogniser
-from facegate.engine.dlib_onnx import OnnxDescriptor, normalise
+from facegate.engine.dlib_onnx import FastDlibEngine, OnnxDescriptor, normalise
 from facegate.images import ImageLimits, decode_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,6 +128,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                       for k, v in ms.items() if k != "dlib_batch_1"}
     out["max_abs_diff"] = diff
     out["max_abs_diff_normalised"] = diff_normalised
+    # the whole pipeline per LFW image: decode, detect, align, describe (one thread)
+    images = [p.read_bytes() for p in lfw_images(args.limit)]
+    for label, engine in (("dlib", DlibEngine()), ("fast", FastDlibEngine(threads=1))):
+        engine.warm_up()
+        engine.analyse(decode_image(images[0], ImageLimits()))
+        t = time.perf_counter()
+        for data in images:
+            engine.analyse(decode_image(data, ImageLimits()))
+        out.setdefault("pipeline_ms_per_image", {})[label] = round(
+            1000 * (time.perf_counter() - t) / len(images), 1)
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))
     return out
 
