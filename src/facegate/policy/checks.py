@@ -27,7 +27,7 @@ ALL_OPERATIONS = frozenset({
     "enrol", "verify", "identify", "identify.match", "decline", "detect", "audit.read",
     "audit.verify", "key.manage", "attributes", "transaction.review", "export", "pia.record",
     "pia.read", "pia.delete", "rights.access", "rights.delete", "rights.read", "housekeeping",
-    "filing.read", "filing.record", "documents", "engine.read",
+    "filing.read", "filing.record", "documents", "engine.read", "rights.request",
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -41,6 +41,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                           "filing.read", "filing.record", "documents", "engine.read"}),
     "auditor": frozenset({"audit.read", "audit.verify", "pia.read", "filing.read",
                           "rights.read", "deployment.read"}),
+    # The person, on the public rights page: no key; only their own request (proved by the
+    # reference and birth date), never any other operation.
+    "person": frozenset({"rights.request", "rights.access", "rights.delete",
+                         "consent.withdraw", "subject.delete"}),
     "admin": ALL_OPERATIONS,
 }
 

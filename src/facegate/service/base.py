@@ -53,9 +53,6 @@ from facegate.store.models import (
 from facegate.store.repository import generation
 from facegate.store.uow import UnitOfWork
 
-ROLES = ("operator", "officer", "auditor", "admin")
-LEGAL_BASIS = "legal_basis"  # the method of a record of processing under a cited law
-
 
 @dataclass(frozen=True)
 class Actor:

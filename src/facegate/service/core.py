@@ -715,7 +715,8 @@ class Facegate(InsightOps):
             raise BadInput("give your reference (at most 200 characters)")
         rid = "req_" + uuid.uuid4().hex[:20]
         now = self._now()
-        public = Actor("public:rights-page", "officer")
+        public = Actor("public:rights-page", "person")
+        self._role_only(public, "rights.request", deployment=deployment_id)
         with self.uow() as uow:
             s = uow.session
             self._deployment(s, deployment_id)
