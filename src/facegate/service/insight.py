@@ -130,6 +130,9 @@ class InsightOps(DocumentOps):
         decision = self._role_only(actor, "engine.read")
         with self.uow() as uow:
             rows = uow.templates.engines_in_use(decision.permit())
+            self._audit(uow.session, actor, "engine.status", "allowed", decision.rules,
+                        detail={"template_groups": len(rows)})
+            uow.commit()
         current = (self.engine.name, self.engine.model_version)
         stale = [{"subject": s, "deployment": d, "engine": f"{e}/{m}", "templates": n}
                  for s, d, e, m, n in rows if (e, m) != current]
