@@ -86,3 +86,29 @@ def test_switching_engines_needs_reenrolment(service: Facegate, tmp_path: Path) 
         assert same["match"] and same["score"] > 0.999 and same["engine"].startswith("tiny/")
     finally:
         onnx_service.close()
+
+
+def test_batch_workers_build_the_configured_model(service: Facegate, tmp_path: Path) -> None:
+    """Worker processes rebuild the operator's model from its configuration, not dlib."""
+    from facegate.service import Actor
+    from facegate.service.batch import enrol_batch
+
+    door = assessed(service, office_manifest())
+    settings = Settings(data_dir=service.settings.data_dir,
+                        database_url=service.settings.database_url,
+                        engine_config=config(tmp_path))
+    onnx_service = Facegate(settings)
+    try:
+        folder = tmp_path / "people" / "E-5"
+        folder.mkdir(parents=True)
+        (folder / "a.jpg").write_bytes(photo(JOLIE[0]))
+        consents = tmp_path / "consents.csv"
+        consents.write_text("ref\nE-5\n")
+        admin = Actor("batch", "admin")
+        out = enrol_batch(onnx_service, admin, tmp_path / "people", door, consents, workers=1)
+        assert out["templates"] == 1
+        sid = onnx_service.find_subject(admin, "E-5")
+        (tpl,) = onnx_service.show_subject(admin, sid)["templates"]
+        assert tpl["engine"] == "tiny" and tpl["model_version"].startswith("sha256:")
+    finally:
+        onnx_service.close()

@@ -39,7 +39,7 @@ def engine_calibrate(
 
     import numpy as np
 
-    from facegate.engine import default_engine
+    from facegate.engine import engine_factory
     from facegate.engine.calibration import (
         TemplateCache,
         all_pair_scores,
@@ -54,10 +54,11 @@ def engine_calibrate(
     pairs = read_pairs(lfw / "pairs.txt")
     if limit:
         pairs = random.Random(seed).sample(pairs, min(limit, len(pairs)))  # noqa: S311
-    engine = default_engine()
+    factory = engine_factory(STATE.settings.engine_config)
+    engine = factory()
     cache = TemplateCache(default_cache(engine))
     paths = list(dict.fromkeys(p for pair in pairs for p in (pair.a, pair.b)))
-    templates(lfw, paths, type(engine), cache, workers, progress=not STATE.json)
+    templates(lfw, paths, factory, cache, workers, progress=not STATE.json)
     present = [p for p in paths if p in cache.vectors]
     genuine, impostor = all_pair_scores(np.stack([cache.vectors[p] for p in present]),
                                         [p.split("/")[1] for p in present])

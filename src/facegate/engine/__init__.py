@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -22,23 +25,33 @@ _default: Engine | None = None
 _lock = threading.Lock()
 
 
+def engine_factory(config: str | Path | None = None) -> Callable[[], Engine]:
+    """How to build the configured engine, in this process or a worker ("spawn"-picklable):
+    the operator's ONNX model when ``config`` names one, else dlib or, with
+    ``FACEGATE_ENGINE=fast``, the same network run by onnxruntime."""
+    if config is not None:
+        from facegate.engine.onnx_engine import engine_from_config
+
+        return functools.partial(engine_from_config, config)
+    kind = os.environ.get("FACEGATE_ENGINE", "dlib")
+    if kind == "fast":
+        from facegate.engine.dlib_onnx import FastDlibEngine
+
+        return FastDlibEngine
+    if kind == "dlib":
+        from facegate.engine.dlib_engine import DlibEngine
+
+        return DlibEngine
+    raise ValueError(f"FACEGATE_ENGINE must be dlib or fast, not {kind!r}")
+
+
 def default_engine() -> Engine:
     """The process-wide engine (models load once): dlib, the reference, or with
     ``FACEGATE_ENGINE=fast`` the same network run by onnxruntime (3x faster end to end)."""
     global _default
     with _lock:
         if _default is None:
-            kind = os.environ.get("FACEGATE_ENGINE", "dlib")
-            if kind == "fast":
-                from facegate.engine.dlib_onnx import FastDlibEngine
-
-                _default = FastDlibEngine()
-            elif kind == "dlib":
-                from facegate.engine.dlib_engine import DlibEngine
-
-                _default = DlibEngine()
-            else:
-                raise ValueError(f"FACEGATE_ENGINE must be dlib or fast, not {kind!r}")
+            _default = engine_factory()()
         return _default
 
 
@@ -48,4 +61,4 @@ def similarity(a: FloatArray, b: FloatArray) -> float:
 
 
 __all__ = ["QUALITY_ISSUES", "Box", "Engine", "Face", "FloatArray", "ImageArray", "Quality",
-           "QualityPolicy", "default_engine", "similarity"]
+           "QualityPolicy", "default_engine", "engine_factory", "similarity"]

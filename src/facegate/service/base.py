@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facegate import __version__
 from facegate.audit import AuditEntry, append
 from facegate.crypto import KeyRing, load_master_key
-from facegate.engine import Engine, Face, default_engine
+from facegate.engine import Engine, Face, default_engine, engine_factory
 from facegate.errors import (
     BadInput,
     FacegateError,
@@ -133,13 +133,15 @@ class ServiceBase:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            if self.settings.engine_config is not None:
-                from facegate.engine.onnx_engine import engine_from_config
-
-                self._engine = engine_from_config(self.settings.engine_config)
-            else:
-                self._engine = default_engine()
+            self._engine = (engine_factory(self.settings.engine_config)()
+                            if self.settings.engine_config is not None else default_engine())
         return self._engine
+
+    def engine_factory(self) -> Callable[[], Engine]:
+        """How a worker process builds this service's engine (picklable for "spawn")."""
+        if self.settings.engine_config is not None:
+            return engine_factory(self.settings.engine_config)
+        return type(self.engine)
 
     def _threshold_for(self, fmr: float) -> float:
         """The calibrated threshold at ``fmr``: the engine's own table (a configured ONNX

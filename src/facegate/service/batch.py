@@ -135,7 +135,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
     }
     bar = Progress(sum(len(p) for p in todo.values()), "enrol", force=progress)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    for ref, results in _analysed(todo, workers, factory or _default_factory(service),
+    for ref, results in _analysed(todo, workers, factory or service.engine_factory(),
                                   service.settings.image_limits):
         rec = records[ref]
         faces: list[Face | BadInput] = [
@@ -166,11 +166,6 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
     if report["enrolled"]:
         report["filing"] = service.filing_status(actor)  # counts persons, records the day
     return report
-
-
-def _default_factory(service: Facegate) -> Callable[[], Engine]:
-    engine = service.engine
-    return type(engine)
 
 
 def _analysed(todo: dict[str, list[str]], workers: int, factory: Callable[[], Engine],
