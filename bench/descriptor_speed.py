@@ -28,10 +28,10 @@ import numpy as np
 import onnxruntime as ort
 
 from facegate.engine.base import FloatArray, ImageArray
-from facegate.engine.calibration import Progress
 from facegate.engine.dlib_engine import DlibEngine, _recogniser
 from facegate.engine.dlib_onnx import FastDlibEngine, OnnxDescriptor, normalise
 from facegate.images import ImageLimits, decode_image
+from facegate.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw"

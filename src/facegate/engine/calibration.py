@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from numpy.typing import NDArray
 
 from facegate.engine.base import Box, Engine, Face, Quality
 from facegate.images import ImageLimits, decode_image
+from facegate.progress import Progress
 
 FMR_TARGETS = (1e-2, 1e-3, 1e-4, 1e-5)
 
@@ -103,31 +102,6 @@ def _work(item: tuple[str, str]) -> tuple[str, NDArray[np.float32] | None, str]:
     assert _engine is not None
     vector, how = template_of(_engine, (Path(root) / rel).read_bytes())
     return rel, vector, how
-
-
-class Progress:
-    """A one-line progress bar with rate and ETA on stderr (quiet when not a terminal and
-    ``force`` is off)."""
-
-    def __init__(self, total: int, label: str, force: bool = False) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.start = time.monotonic()
-        self.show = force or sys.stderr.isatty()
-        self._last = 0.0
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.show and (now - self._last > 0.2 or self.done == self.total):
-            self._last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            filled = int(30 * self.done / max(self.total, 1))
-            sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-                             f"{self.done}/{self.total} {rate:.1f}/s ETA {eta:.0f}s ")
-            if self.done == self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 class TemplateCache:
@@ -228,7 +202,7 @@ def threshold_for_fmr(impostor: NDArray[np.float64], fmr: float) -> float:
     k = int(np.floor(fmr * len(s)))  # at most k impostor scores may reach the threshold
     if k >= len(s):
         return float(s[-1])
-    return float(np.nextafter(s[k], np.inf)) if k < len(s) else float(s[-1])
+    return float(np.nextafter(s[k], np.inf))
 
 
 def rates(genuine: NDArray[np.float64], impostor: NDArray[np.float64],

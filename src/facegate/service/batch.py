@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 
 from facegate.engine import Engine, Face
-from facegate.engine.calibration import Progress
 from facegate.errors import BadInput, FacegateError, NotFound
 from facegate.images import ImageLimits
+from facegate.progress import Progress
 from facegate.service.base import Actor
 from facegate.service.core import Facegate, enrolment_face
 

@@ -22,7 +22,7 @@ from facegate.store.models import Deployment, PersonCount
 # Rules decided per person or per transaction: they never block a whole deployment.
 PER_PERSON = frozenset({"consent.separate", "consent.lawful-basis", "consent.withdraw",
                         "consent.guardian-under-14", "coercion.prohibited",
-                        "retention.minimum", "purpose.bound"})
+                        "retention.minimum"})
 
 EXPORT_FIELDS = ("seq", "at", "actor", "role", "operation", "subject", "deployment", "purpose",
                  "decision", "rules", "detail", "prev_hash", "hash")
@@ -44,8 +44,6 @@ class InsightOps(DocumentOps):
                 decision = decide(facts)
                 blocked = [f for f in decision.findings
                            if not f.passed and f.rule not in PER_PERSON]
-                blocked += [f for f in decision.findings if not f.passed
-                            and f.rule == "purpose.bound" and dep.status != "active"]
                 state = ("ended" if dep.status == "terminated" else
                          "blocked" if blocked else "live")
                 pack = get_pack(dep.rule_pack)
