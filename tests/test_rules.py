@@ -6,9 +6,11 @@ The cases are pure facts (no store, no engine): the gate is tested as the pure f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -257,3 +259,42 @@ def test_stale_assessment_blocks_use() -> None:
 
 def test_identify_uses_the_identify_manifest() -> None:
     assert decide(facts("identify", IDENTIFY)).allowed
+
+
+RULES_MD = Path(__file__).resolve().parents[2] / "shared" / "RULES.md"
+# The module of ``facegate.policy.checks`` that holds the checks of each RULES.md section.
+SECTION_MODULES = {
+    "Purpose and necessity": "purpose",
+    "Notice and consent": "consent",
+    "The alternative, coercion and special transactions": "alternative",
+    "Places and devices": "places",
+    "What may be computed and kept": "keeping",
+    "Assessments and filing": "assessments",
+    "Rights": "rights",
+}
+
+
+def rules_md_sections() -> dict[str, str]:
+    """Rule id -> the RULES.md section (``## ...``) whose list (``- `id` / `id` ...``) names it."""
+    where: dict[str, str] = {}
+    section = None
+    for line in RULES_MD.read_text().splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        elif section is not None and (m := re.match(r"- ((?:`[^`]+`(?: / )?)+)", line)):
+            for rule_id in re.findall(r"`([^`]+)`", m.group(1)):
+                assert rule_id not in where, f"{rule_id} is listed twice in RULES.md"
+                where[rule_id] = section
+    return where
+
+
+def test_each_check_lives_in_the_module_of_its_rules_md_section() -> None:
+    where = rules_md_sections()
+    assert set(where.values()) == set(SECTION_MODULES), set(where.values()) ^ set(SECTION_MODULES)
+    assert set(RULES) <= set(where), set(RULES) - set(where)
+    for rule_id in RULES:
+        module = f"facegate.policy.checks.{SECTION_MODULES[where[rule_id]]}"
+        checks = [fn for rid, _, fn in REGISTRY if rid == rule_id]
+        assert checks, f"{rule_id} has no check"
+        for fn in checks:
+            assert fn.__module__ == module, (rule_id, fn.__name__, fn.__module__, module)

@@ -1,0 +1,99 @@
+"""The alternative, coercion and special transactions (RULES.md):
+``alternative.required``, ``alternative.building-access``, ``coercion.prohibited``,
+``major-interest.manual-review``."""
+
+from __future__ import annotations
+
+from facegate.policy.checks.registry import MATCHES, blank, check, ok, refuse, warn
+from facegate.policy.decision import Finding
+from facegate.policy.facts import Facts
+from facegate.policy.packs import Pack
+
+
+@check("alternative.required", "deployment.apply")
+def alternative_required(f: Facts, p: Pack) -> list[Finding]:
+    """A non-biometric alternative (method and description), unless a cited law mandates face
+    recognition."""
+    m = f.deployment
+    if m is None:
+        return []
+    alt = m.alternative
+    if alt is not None and not blank(alt.method) and not blank(alt.description):
+        return [ok("alternative.required", f"alternative offered: {alt.method}",
+                   f"已提供替代方式：{alt.method}")]
+    if not blank(m.legal_basis):
+        return [ok("alternative.required",
+                   f"no alternative, face recognition mandated by {m.legal_basis}",
+                   f"依据{m.legal_basis}，无替代方式")]
+    return [refuse("alternative.required",
+                   "the deployment names no non-biometric alternative (alternative.method and "
+                   "alternative.description)", "部署未提供非生物特征替代方式")]
+
+
+@check("alternative.building-access", "deployment.apply")
+def building_access(f: Facts, p: Pack) -> list[Finding]:
+    """At building and residential access points, another way in or out, whatever the legal
+    basis."""
+    m = f.deployment
+    if m is None:
+        return []
+    places = {m.location.type, m.location.venue} & set(p.params["building_access_locations"])
+    if not places:
+        return []
+    alt = m.alternative
+    if alt is None or blank(alt.method) or blank(alt.description):
+        return [refuse("alternative.building-access",
+                       f"face recognition may not be the only way in or out at "
+                       f"{', '.join(sorted(p for p in places if p))}, whatever the legal basis",
+                       "建筑物、住宅区出入不得以人脸识别为唯一方式")]
+    return [ok("alternative.building-access", f"another way in: {alt.method}",
+               "已提供其他出入方式")]
+
+
+@check("coercion.prohibited", *MATCHES)
+def coercion(f: Facts, p: Pack) -> list[Finding]:
+    """No re-prompt after a decline in the same transaction; at the draft's listed venues, the
+    person's explicit choice per transaction."""
+    m = f.deployment
+    if m is None:
+        return []
+    if f.declined_in_transaction:
+        return [refuse("coercion.prohibited",
+                       f"the person declined face recognition in transaction {f.transaction}; "
+                       "do not prompt again, serve them by the alternative",
+                       "个人已在本次业务中拒绝人脸识别，不得再次请求")]
+    venue = m.location.venue
+    if venue in p.params["coercion_venues"] and f.choice != "face":
+        return [refuse("coercion.prohibited",
+                       f"at a {venue} the person must choose face verification explicitly for "
+                       "each transaction (choice=face, with a transaction id)",
+                       "在该场所须就每次业务征得个人对人脸识别的明确选择")]
+    if venue in p.params["coercion_venues"]:
+        return [ok("coercion.prohibited", f"the person chose face for {f.transaction}",
+                   "个人已明确选择人脸识别")]
+    return []
+
+
+@check("major-interest.manual-review", "verify", "transaction.review")
+def major_interest(f: Facts, p: Pack) -> list[Finding]:
+    """For major personal interests a match is auxiliary; a named staff member's manual check
+    decides."""
+    m = f.deployment
+    if m is None:
+        return []
+    major = sorted(set(m.transactions) & set(p.params["major_interest_transactions"]))
+    if not major:
+        return []
+    if f.operation == "verify":
+        return [warn("major-interest.manual-review",
+                     f"{', '.join(major)}: the face match is auxiliary and approves nothing; a "
+                     "named staff member's manual check decides",
+                     "涉及重大个人利益：人脸比对仅作辅助，须由具名工作人员人工核验")]
+    mc = f.manual_check
+    if mc is None or blank(mc.staff) or mc.outcome not in ("confirmed", "rejected"):
+        return [refuse("major-interest.manual-review",
+                       "the transaction needs a named staff member's manual identity check "
+                       "(staff and outcome confirmed|rejected)",
+                       "须记录具名工作人员的人工身份核验结果")]
+    return [ok("major-interest.manual-review",
+               f"manual identity check by {mc.staff}: {mc.outcome}", "已记录人工核验")]
