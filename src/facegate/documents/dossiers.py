@@ -1,0 +1,135 @@
+"""The filing dossier for the cyberspace authority (``filing.threshold``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facegate.documents.model import (
+    Block,
+    Bullets,
+    Cell,
+    Code,
+    Fields,
+    Grid,
+    Layout,
+    Lines,
+    Para,
+    Section,
+)
+from facegate.documents.render import (
+    Document,
+    Json,
+    _code,
+    _days,
+    _document,
+    _list,
+    _location,
+    _map,
+    _number,
+    _rules_line,
+    _s,
+)
+from facegate.documents.text import (
+    AUTHORITIES,
+    DASH,
+    MODES,
+    PACKS,
+    PURPOSES,
+    check_lang,
+    label,
+    plain,
+    word,
+)
+
+
+def filing_dossier(dossier: Json, lang: str) -> Document:
+    """The filing dossier for the cyberspace authority (``filing.threshold``): operator
+    details, purposes and methods, counts, security measures, processing rules and the impact
+    assessments."""
+    check_lang(lang)
+    op = _map(dossier.get("operator"))
+    pack = dossier.get("pack")
+    pack_text: Cell = Lines((_s(pack), label(PACKS, pack, lang))) if pack in PACKS else _s(pack)
+    lead = (Fields((
+        (word("rule_pack", lang), pack_text),
+        (word("authority", lang), label(AUTHORITIES, dossier.get("authority"), lang)),
+        (word("generated_on", lang), _s(dossier.get("generated_on"))),
+    )),)
+
+    deployments = [_map(d) for d in _list(dossier.get("deployments"))]
+    purposes: Block
+    if deployments:
+        purposes = Grid(
+            header=(word("deployment", lang), word("purpose", lang), word("mode", lang),
+                    word("location", lang), word("retention", lang)),
+            rows=tuple(
+                (Lines((Code(_s(d.get("id"))), _s(d.get("name")))),
+                 label(PURPOSES, d.get("purpose"), lang),
+                 label(MODES, d.get("mode"), lang),
+                 _location(_map(d.get("location")), lang),
+                 _days(d.get("retention_days"), lang))
+                for d in deployments
+            ),
+            widths=(3.2, 2.0, 1.8, 2.6, 1.4),
+        )
+    else:
+        purposes = Para(DASH)
+
+    due = dossier.get("due_on")
+    counts = (
+        Fields((
+            (word("persons", lang), _number(dossier.get("persons"))),
+            (word("threshold", lang), _number(dossier.get("threshold"))),
+            (word("crossed_on", lang), _s(dossier.get("crossed_on"))),
+            (word("due_on", lang),
+             Lines((_s(due), word("due_note", lang))) if due else DASH),
+            (word("reasons", lang), _lines(dossier.get("reasons"))),
+        )),
+    )
+
+    assessments = [_map(a) for a in _list(dossier.get("assessments"))]
+    pias: Block
+    if assessments:
+        pias = Grid(
+            header=(word("deployment", lang), word("version", lang), word("assessed_on", lang),
+                    word("assessor", lang), word("conclusion", lang), word("keep_until", lang)),
+            rows=tuple(
+                (_code(a.get("deployment")), _s(a.get("version")), _s(a.get("assessed_on")),
+                 _s(a.get("assessor")), _s(a.get("conclusion")), _s(a.get("keep_until")))
+                for a in assessments
+            ),
+            widths=(2.4, 1.4, 1.8, 1.8, 3.6, 1.7),
+        )
+    else:
+        pias = Para(DASH)
+
+    sections = (
+        Section(word("filing_operator", lang), (Fields((
+            (word("operator_name", lang), _s(op.get("name"))),
+            (word("contact", lang), _s(op.get("contact"))),
+        )),)),
+        Section(word("filing_purposes", lang), (purposes,)),
+        Section(word("filing_counts", lang), counts),
+        Section(word("filing_security", lang), (_bullets(dossier.get("security_measures"),
+                                                         lang),)),
+        Section(word("filing_rules", lang), (_bullets(dossier.get("processing_rules"), lang),)),
+        Section(word("filing_assessments", lang), (pias,)),
+    )
+    title = word("filing_title", lang)
+    layout = Layout(
+        kind="filing", lang=lang, title=title,
+        meta_title=f"{plain(title)}: {_s(op.get('name'))}", lead=lead, sections=sections,
+        rules_line=_rules_line(pack, ("filing.threshold", "pia.before-use",
+                                      "security.controls"), lang),
+    )
+    return _document(layout)
+
+
+def _lines(values: Any) -> Cell:
+    items = tuple(_s(v) for v in _list(values))
+    return Lines(items) if items else DASH
+
+
+def _bullets(values: Any, lang: str) -> Block:
+    items = tuple(_s(v) for v in _list(values))
+    return Bullets(items) if items else Para(word("none", lang))
