@@ -13,10 +13,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from facegate.engine.base import ImageArray
 from facegate.errors import BadInput, ImageTooLarge, InvalidImage, UnsupportedImage
+
+ImageArray = NDArray[np.uint8]  # RGB (H, W, 3), what engines are given
 
 # Pillow names multi-picture JPEGs (phone photos with a depth map or preview) "MPO"; the first
 # picture is an ordinary JPEG and is the only one decoded.

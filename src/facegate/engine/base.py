@@ -13,8 +13,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from facegate.images import ImageArray as ImageArray
+
 FloatArray = NDArray[np.float32]
-ImageArray = NDArray[np.uint8]
 
 
 @dataclass(frozen=True)
