@@ -119,19 +119,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         svc = Facegate(Settings(data_dir=Path(tmp) / "d"), engine)
         Facegate.initialise(svc.settings)
-        dep = svc.apply_deployment(admin, manifest)["id"]
-        svc.record_assessment(admin, dep, yaml.safe_load(
+        dep = svc.deployments.apply(admin, manifest)["id"]
+        svc.assessments.record(admin, dep, yaml.safe_load(
             (ROOT / "examples" / "office-door" / "assessment.yaml").read_text()))
         sids = []
         for name, _ in folks:
-            sid = svc.add_subject(admin, name)["id"]
-            svc.grant_consent(admin, sid, dep, "access_control")
+            sid = svc.subjects.add(admin, name)["id"]
+            svc.consents.grant(admin, sid, dep, "access_control")
             sids.append(sid)
         t = time.perf_counter()
         enrolled = []
         for sid, p in zip(sids, enrol_paths, strict=True):
             try:
-                svc.enrol(operator, sid, dep, [data[p]])
+                svc.matching.enrol(operator, sid, dep, [data[p]])
                 enrolled.append((sid, p))
             except Exception:
                 pass
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         probe_of = dict(zip(enrol_paths, probe_paths, strict=True))
         for sid, p in enrolled:
             with contextlib.suppress(Exception):
-                svc.verify(operator, sid, dep, data[probe_of[p]])
+                svc.matching.verify(operator, sid, dep, data[probe_of[p]])
         out["governed_verify"] = round(len(enrolled) / (time.perf_counter() - t), 2)
         svc.close()
 
@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for workers, key in ((0, "batch_1_core"), (cores, "batch_all_cores")):
             s2 = Facegate(Settings(data_dir=Path(tmp) / f"b{workers}"), engine)
             Facegate.initialise(s2.settings)
-            s2.apply_deployment(admin, manifest)
-            s2.record_assessment(admin, dep, yaml.safe_load(
+            s2.deployments.apply(admin, manifest)
+            s2.assessments.record(admin, dep, yaml.safe_load(
                 (ROOT / "examples" / "office-door" / "assessment.yaml").read_text()))
             t = time.perf_counter()
             rep = enrol_batch(s2, admin, folder, dep, consents, workers=workers)

@@ -54,24 +54,25 @@ def build(name: str, data_dir: Path) -> dict[str, Document]:
     Facegate.initialise(settings)
     service = Facegate(settings)
     try:
-        dep = service.apply_deployment(OFFICER, load(folder / "deployment.yaml"))["id"]
-        service.record_assessment(OFFICER, dep, load(folder / "assessment.yaml"))
+        dep = service.deployments.apply(OFFICER, load(folder / "deployment.yaml"))["id"]
+        service.assessments.record(OFFICER, dep, load(folder / "assessment.yaml"))
         docs: dict[str, Document] = {}
         for lang in ("zh", "en"):
-            docs[f"notice.{lang}.pdf"] = service.document(OFFICER, "notice", dep, lang)
-            docs[f"pia.{lang}.pdf"] = service.document(OFFICER, "pia", dep, lang)
+            docs[f"notice.{lang}.pdf"] = service.documents.make(OFFICER, "notice", dep, lang)
+            docs[f"pia.{lang}.pdf"] = service.documents.make(OFFICER, "pia", dep, lang)
         for kind, opts in EXTRA.get(name, []):
             if kind == "sign":
-                docs[f"sign.{opts['size']}.pdf"] = service.document(OFFICER, "sign", dep,
+                docs[f"sign.{opts['size']}.pdf"] = service.documents.make(OFFICER, "sign", dep,
                                                                     size=opts["size"])
             elif kind == "filing":
                 for lang in ("zh", "en"):
-                    docs[f"filing.{lang}.pdf"] = service.document(OFFICER, "filing", lang=lang)
+                    docs[f"filing.{lang}.pdf"] = service.documents.make(OFFICER, "filing",
+                                                                        lang=lang)
             elif kind == "receipt":
                 receipt = _pupil_leaves(service, dep)
                 RECEIPTS[name] = receipt
                 for lang in ("zh", "en"):
-                    docs[f"receipt.{lang}.pdf"] = service.document(OFFICER, "receipt",
+                    docs[f"receipt.{lang}.pdf"] = service.documents.make(OFFICER, "receipt",
                                                                    lang=lang, receipt=receipt)
         docs["notice.zh.html"] = docs["notice.zh.pdf"]
         return docs
@@ -81,11 +82,11 @@ def build(name: str, data_dir: Path) -> dict[str, Document]:
 
 def _pupil_leaves(service: Facegate, dep: str) -> dict[str, Any]:
     """A pupil's guardian consents, then the pupil leaves the school: the receipt."""
-    pupil = service.add_subject(OFFICER, "pupil-2019-017",
+    pupil = service.subjects.add(OFFICER, "pupil-2019-017",
                                 datetime(2016, 4, 2).date())["id"]
-    service.grant_consent(OFFICER, pupil, dep, "access_control", method="written",
+    service.consents.grant(OFFICER, pupil, dep, "access_control", method="written",
                           guardian_ref="guardian-2019-017", guardian_relationship="mother")
-    return service.withdraw_consent(OFFICER, pupil, dep)
+    return service.consents.withdraw(OFFICER, pupil, dep)
 
 
 def write(name: str, docs: dict[str, Document]) -> list[Path]:

@@ -49,32 +49,32 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp) / "data", public_url="https://facegate.example")
         Facegate.initialise(settings)
         svc = Facegate(settings)
-        key = svc.create_key(admin, "officer-console", "officer")["key"]
+        key = svc.keys.create(admin, "officer-console", "officer")["key"]
         for name in ("office-door", "public-square", "social-assistance"):
-            dep = svc.apply_deployment(officer, load(ROOT / "examples" / name /
+            dep = svc.deployments.apply(officer, load(ROOT / "examples" / name /
                                                      "deployment.yaml"))["id"]
-            svc.record_assessment(officer, dep, load(ROOT / "examples" / name /
+            svc.assessments.record(officer, dep, load(ROOT / "examples" / name /
                                                      "assessment.yaml"))
-        svc.apply_deployment(officer, load(ROOT / "examples" / "school-gate" /
+        svc.deployments.apply(officer, load(ROOT / "examples" / "school-gate" /
                                            "deployment.yaml"))  # no assessment: blocked
         people = [("E-1001", "id01_angelina_jolie/img1.jpg"), ("E-1002", "id02/img3.jpg"),
                   ("E-1003", "id03/img8.jpg")]
         sids = []
         for ref, img in people:
-            sid = svc.add_subject(officer, ref)["id"]
-            svc.grant_consent(officer, sid, "hq-office-door", "access_control")
-            svc.enrol(operator, sid, "hq-office-door", [(PHOTOS / img).read_bytes()])
+            sid = svc.subjects.add(officer, ref)["id"]
+            svc.consents.grant(officer, sid, "hq-office-door", "access_control")
+            svc.matching.enrol(operator, sid, "hq-office-door", [(PHOTOS / img).read_bytes()])
             sids.append(sid)
-        for attempt in (lambda: svc.detect(operator, (PHOTOS / people[0][1]).read_bytes(),
+        for attempt in (lambda: svc.matching.detect(operator, (PHOTOS / people[0][1]).read_bytes(),
                                            ["ethnicity"]),
-                        lambda: svc.identify(operator, "hq-office-door",
+                        lambda: svc.matching.identify(operator, "hq-office-door",
                                              (PHOTOS / people[1][1]).read_bytes()),
-                        lambda: svc.apply_deployment(officer, {
+                        lambda: svc.deployments.apply(officer, {
                             **load(ROOT / "examples" / "office-door" / "deployment.yaml"),
                             "id": "changing-room", "location": {"type": "changing_room"}})):
             with contextlib.suppress(FacegateError):
                 attempt()
-        svc.withdraw_consent(officer, sids[2])
+        svc.consents.withdraw(officer, sids[2])
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

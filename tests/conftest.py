@@ -125,8 +125,8 @@ ASSESSMENT = {
 
 def assessed(service: Facegate, manifest: dict[str, Any]) -> str:
     """Register a deployment and record its impact assessment (``pia.before-use``)."""
-    dep = str(service.apply_deployment(OFFICER, manifest)["id"])
-    service.record_assessment(OFFICER, dep, ASSESSMENT)
+    dep = str(service.deployments.apply(OFFICER, manifest)["id"])
+    service.assessments.record(OFFICER, dep, ASSESSMENT)
     return dep
 
 

@@ -18,7 +18,7 @@ ADMIN = Actor("test-admin", "admin")
 
 @pytest.fixture()
 def api(service: Facegate) -> Iterator[tuple[str, dict[str, str]]]:
-    keys = {role: service.create_key(ADMIN, f"k-{role}", role)["key"]
+    keys = {role: service.keys.create(ADMIN, f"k-{role}", role)["key"]
             for role in ("officer", "operator", "auditor")}
     for base in running(create_app(service)):
         yield base, keys

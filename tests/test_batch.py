@@ -35,16 +35,16 @@ def test_batch_enrolment_is_parallel_resumable_and_idempotent(service: Facegate,
     assert out["no_consent_record"] == ["E-9"]
     (bad,) = out["rejected"]
     assert bad["ref"] == "E-2" and bad["image"] == "blank.png" and bad["error"]
-    sid = service.find_subject(ADMIN, "E-1")
-    assert len(service.show_subject(ADMIN, sid)["templates"]) == 2
-    assert service.list_consents(ADMIN, sid)[0]["method"] == "written"
+    sid = service.subjects.find(ADMIN, "E-1")
+    assert len(service.subjects.show(ADMIN, sid)["templates"]) == 2
+    assert service.consents.all(ADMIN, sid)[0]["method"] == "written"
     # a rerun (after an interruption, or by mistake) changes nothing
     again = enrol_batch(service, ADMIN, root, door, consents, workers=2)
     assert again["enrolled"] == 0 and again["skipped_done"] == 3
-    assert len(service.show_subject(ADMIN, sid)["templates"]) == 2
+    assert len(service.subjects.show(ADMIN, sid)["templates"]) == 2
     # a new consent record later: only that subject is enrolled
     consents.write_text(consents.read_text() + "E-9,,written\n")
     last = enrol_batch(service, ADMIN, root, door, consents, workers=1)
     assert last["enrolled"] == 1 and last["skipped_done"] == 3
     probe = photo(JOLIE[2])
-    assert service.identify(OPERATOR, door, probe)["candidates"][0]["subject"] == sid
+    assert service.matching.identify(OPERATOR, door, probe)["candidates"][0]["subject"] == sid

@@ -69,16 +69,16 @@ def test_deployment_fmr_target_is_stricter(service: Facegate) -> None:
     strict = assessed(service, office_manifest(id="big-gallery", mode="identify",
                                                fmr_target=1e-5))
     for dep in (loose, strict):
-        sid = service.add_subject(OFFICER, f"E-{dep}")["id"]
-        service.grant_consent(OFFICER, sid, dep, "access_control")
-        service.enrol(OPERATOR, sid, dep, [photo(JOLIE[0])])
-    a = service.identify(OPERATOR, loose, photo(JOLIE[1]))
-    b = service.identify(OPERATOR, strict, photo(JOLIE[1]))
+        sid = service.subjects.add(OFFICER, f"E-{dep}")["id"]
+        service.consents.grant(OFFICER, sid, dep, "access_control")
+        service.matching.enrol(OPERATOR, sid, dep, [photo(JOLIE[0])])
+    a = service.matching.identify(OPERATOR, loose, photo(JOLIE[1]))
+    b = service.matching.identify(OPERATOR, strict, photo(JOLIE[1]))
     assert a["threshold"] == CALIBRATION[KEY][DEFAULT_FMR] and a["fmr_target"] == DEFAULT_FMR
     assert b["threshold"] == CALIBRATION[KEY][1e-5] and b["gallery"] == 1
     assert b["expected_false_matches"] == pytest.approx(1e-5)
     with pytest.raises(BadInput, match="no calibrated threshold"):
-        service.apply_deployment(OFFICER, office_manifest(id="odd", fmr_target=0.005))
+        service.deployments.apply(OFFICER, office_manifest(id="odd", fmr_target=0.005))
 
 
 def test_engine_calibrate_on_real_lfw_images(tmp_path: Path) -> None:

@@ -51,10 +51,10 @@ def svc(data_dir: Path, engine: Engine, backend: str | None, clock: Clock
 
 
 def enrol(svc: Facegate, dep: str, ref: str, photos: list[str], **consent: str) -> str:
-    sid = str(svc.add_subject(OFFICER, ref)["id"])
-    svc.grant_consent(OFFICER, sid, dep, svc.get_deployment(OFFICER, dep)["purpose"],
+    sid = str(svc.subjects.add(OFFICER, ref)["id"])
+    svc.consents.grant(OFFICER, sid, dep, svc.deployments.get(OFFICER, dep)["purpose"],
                       **consent)
-    assert svc.enrol(OPERATOR, sid, dep, [photo(p) for p in photos])["templates"]
+    assert svc.matching.enrol(OPERATOR, sid, dep, [photo(p) for p in photos])["templates"]
     return sid
 
 
@@ -65,60 +65,60 @@ def refused(call, *args, **kw) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_assessment_gates_use_and_goes_stale_on_a_change(svc: Facegate) -> None:
-    dep = svc.apply_deployment(OFFICER, office_manifest())["id"]
-    sid = str(svc.add_subject(OFFICER, "E-1")["id"])
-    assert refused(svc.grant_consent, OFFICER, sid, dep, "access_control") == [
+    dep = svc.deployments.apply(OFFICER, office_manifest())["id"]
+    sid = str(svc.subjects.add(OFFICER, "E-1")["id"])
+    assert refused(svc.consents.grant, OFFICER, sid, dep, "access_control") == [
         "pia.before-use"]
-    svc.record_assessment(OFFICER, dep, ASSESSMENT)
-    svc.grant_consent(OFFICER, sid, dep, "access_control")
-    svc.enrol(OPERATOR, sid, dep, [photo(JOLIE[0])])
-    assert svc.verify(OPERATOR, sid, dep, photo(JOLIE[1]))["match"]
+    svc.assessments.record(OFFICER, dep, ASSESSMENT)
+    svc.consents.grant(OFFICER, sid, dep, "access_control")
+    svc.matching.enrol(OPERATOR, sid, dep, [photo(JOLIE[0])])
+    assert svc.matching.verify(OPERATOR, sid, dep, photo(JOLIE[1]))["match"]
     # a change of method makes the assessment stale: the changed deployment is blocked
-    out = svc.apply_deployment(OFFICER, office_manifest(mode="identify"))
+    out = svc.deployments.apply(OFFICER, office_manifest(mode="identify"))
     assert out["changed"] == ["mode"] and out["assessment"]["stale"]
-    assert refused(svc.verify, OPERATOR, sid, dep, photo(JOLIE[1])) == ["pia.before-use"]
-    assert svc.list_assessments(OFFICER, dep)[-1]["stale_reason"].startswith("method")
-    svc.record_assessment(OFFICER, dep, ASSESSMENT)
-    assert svc.verify(OPERATOR, sid, dep, photo(JOLIE[1]))["match"]
+    assert refused(svc.matching.verify, OPERATOR, sid, dep, photo(JOLIE[1])) == ["pia.before-use"]
+    assert svc.assessments.all(OFFICER, dep)[-1]["stale_reason"].startswith("method")
+    svc.assessments.record(OFFICER, dep, ASSESSMENT)
+    assert svc.matching.verify(OPERATOR, sid, dep, photo(JOLIE[1]))["match"]
     # kept three years: deleting it now is refused
-    assert refused(svc.delete_assessment, OFFICER, dep, 1) == ["pia.before-use"]
-    svc.report_incident(OFFICER, dep, "templates copied to a laptop")
-    assert refused(svc.verify, OPERATOR, sid, dep, photo(JOLIE[1])) == ["pia.before-use"]
+    assert refused(svc.assessments.delete, OFFICER, dep, 1) == ["pia.before-use"]
+    svc.assessments.incident(OFFICER, dep, "templates copied to a laptop")
+    assert refused(svc.matching.verify, OPERATOR, sid, dep, photo(JOLIE[1])) == ["pia.before-use"]
 
 
 def test_retention_ends_use_and_housekeeping_deletes(svc: Facegate, clock: Clock) -> None:
     dep = assessed(svc, office_manifest(mode="identify", retention_days=30))
     sid = enrol(svc, dep, "E-1", JOLIE[:1])
     probe = photo(JOLIE[1])
-    assert svc.identify(OPERATOR, dep, probe)["candidates"][0]["subject"] == sid
+    assert svc.matching.identify(OPERATOR, dep, probe)["candidates"][0]["subject"] == sid
     clock.now += timedelta(days=31)
-    assert refused(svc.verify, OPERATOR, sid, dep, probe) == ["retention.minimum"]
-    assert svc.identify(OPERATOR, dep, probe)["candidates"] == []
-    out = svc.housekeeping(OFFICER)
+    assert refused(svc.matching.verify, OPERATOR, sid, dep, probe) == ["retention.minimum"]
+    assert svc.matching.identify(OPERATOR, dep, probe)["candidates"] == []
+    out = svc.housekeeping.run(OFFICER)
     assert out["expired_templates"] == 1 and out["deployments"] == [dep]
     with svc.uow() as uow:
         assert uow.session.execute(select(Template)).first() is None
-    assert svc.audit_tail(OFFICER, 1)[0]["operation"] == "housekeeping"
+    assert svc.audit.tail(OFFICER, 1)[0]["operation"] == "housekeeping"
 
 
 def test_terminated_deployment_deletes_and_refuses(svc: Facegate) -> None:
     dep = assessed(svc, office_manifest())
     sid = enrol(svc, dep, "E-1", JOLIE[:2])
-    receipt = svc.terminate_deployment(OFFICER, dep)
+    receipt = svc.deployments.terminate(OFFICER, dep)
     assert receipt["deleted"] == {"templates": 2, "subjects": 1, "consents_closed": 1}
-    assert "purpose.bound" in refused(svc.verify, OPERATOR, sid, dep, photo(JOLIE[2]))
+    assert "purpose.bound" in refused(svc.matching.verify, OPERATOR, sid, dep, photo(JOLIE[2]))
     with pytest.raises(Conflict):
-        svc.apply_deployment(OFFICER, office_manifest())
+        svc.deployments.apply(OFFICER, office_manifest())
 
 
 def test_enrolment_under_a_cited_law_needs_no_consent(svc: Facegate) -> None:
     dep = assessed(svc, office_manifest(legal_basis="Exit and Entry Administration Law "
                                                     "Art. 11"))
-    sid = str(svc.add_subject(OFFICER, "E-1")["id"])
-    out = svc.enrol(OPERATOR, sid, dep, [photo(JOLIE[0])])
+    sid = str(svc.subjects.add(OFFICER, "E-1")["id"])
+    out = svc.matching.enrol(OPERATOR, sid, dep, [photo(JOLIE[0])])
     assert "consent.lawful-basis" in out["decision"]["rules"]
-    assert svc.list_consents(OFFICER, sid)[0]["method"] == "legal_basis"
-    assert svc.verify(OPERATOR, sid, dep, photo(JOLIE[1]))["match"]
+    assert svc.consents.all(OFFICER, sid)[0]["method"] == "legal_basis"
+    assert svc.matching.verify(OPERATOR, sid, dep, photo(JOLIE[1]))["match"]
 
 
 def test_major_interest_needs_a_named_staff_check(svc: Facegate) -> None:
@@ -128,34 +128,34 @@ def test_major_interest_needs_a_named_staff_check(svc: Facegate) -> None:
                      "capture_area": "window 3"}
     dep = assessed(svc, m)
     sid = enrol(svc, dep, "R-1", JOLIE[:1])
-    out = svc.verify(OPERATOR, sid, dep, photo(JOLIE[1]), transaction="pay-2026-11")
+    out = svc.matching.verify(OPERATOR, sid, dep, photo(JOLIE[1]), transaction="pay-2026-11")
     assert out["match"] and not out["approved"] and out["manual_review_required"]
-    assert refused(svc.review_transaction, OPERATOR, dep, "pay-2026-11", None, None) == [
+    assert refused(svc.reviews.review, OPERATOR, dep, "pay-2026-11", None, None) == [
         "major-interest.manual-review"]
-    ok = svc.review_transaction(OPERATOR, dep, "pay-2026-11", "Zhou Min", "confirmed", sid)
+    ok = svc.reviews.review(OPERATOR, dep, "pay-2026-11", "Zhou Min", "confirmed", sid)
     assert ok["approved"]
-    rec = svc.audit_tail(OFFICER, 1)[0]
+    rec = svc.audit.tail(OFFICER, 1)[0]
     assert rec["operation"] == "transaction.review" and rec["detail"]["staff"] == "Zhou Min"
 
 
 def test_no_reprompt_after_a_decline_in_the_same_transaction(svc: Facegate) -> None:
     dep = assessed(svc, office_manifest())
     sid = enrol(svc, dep, "E-1", JOLIE[:1])
-    svc.decline(OPERATOR, dep, sid, transaction="visit-7")
-    assert refused(svc.verify, OPERATOR, sid, dep, photo(JOLIE[1]),
+    svc.consents.decline(OPERATOR, dep, sid, transaction="visit-7")
+    assert refused(svc.matching.verify, OPERATOR, sid, dep, photo(JOLIE[1]),
                    transaction="visit-7") == ["coercion.prohibited"]
-    assert svc.verify(OPERATOR, sid, dep, photo(JOLIE[1]), transaction="visit-8")["match"]
+    assert svc.matching.verify(OPERATOR, sid, dep, photo(JOLIE[1]), transaction="visit-8")["match"]
 
 
 def test_images_are_never_kept_and_research_data_stays_out(svc: Facegate) -> None:
     dep = assessed(svc, office_manifest())
-    sid = str(svc.add_subject(OFFICER, "E-1")["id"])
-    svc.grant_consent(OFFICER, sid, dep, "access_control")
-    assert refused(svc.enrol, OPERATOR, sid, dep, [photo(JOLIE[0])], keep_image=True) == [
+    sid = str(svc.subjects.add(OFFICER, "E-1")["id"])
+    svc.consents.grant(OFFICER, sid, dep, "access_control")
+    assert refused(svc.matching.enrol, OPERATOR, sid, dep, [photo(JOLIE[0])], keep_image=True) == [
         "images.no-retention"]
     final = assessed(svc, office_manifest(id="final-door", rule_pack="cn-2025"))
-    svc.grant_consent(OFFICER, sid, final, "access_control")
-    assert refused(svc.enrol, OPERATOR, sid, final, [photo(JOLIE[0])],
+    svc.consents.grant(OFFICER, sid, final, "access_control")
+    assert refused(svc.matching.enrol, OPERATOR, sid, final, [photo(JOLIE[0])],
                    source="training") == ["scope.rnd-excluded"]
 
 
@@ -167,13 +167,13 @@ def test_exports_need_a_basis_and_stay_pseudonymous(data_dir: Path, engine: Engi
     try:
         dep = assessed(svc, office_manifest(rule_pack="cn-2025"))
         sid = enrol(svc, dep, "E-1", JOLIE[:1])
-        assert refused(svc.export_templates, OFFICER, sid, None) == ["storage.on-device"]
-        assert refused(svc.export_templates, OFFICER, sid, "consent c-1",
+        assert refused(svc.exports.templates, OFFICER, sid, None) == ["storage.on-device"]
+        assert refused(svc.exports.templates, OFFICER, sid, "consent c-1",
                        with_identity=True) == ["storage.separate-identity"]
-        out = svc.export_templates(OFFICER, sid, "separate written consent c-1")
+        out = svc.exports.templates(OFFICER, sid, "separate written consent c-1")
         assert len(out["templates"]) == 1 and len(out["templates"][0]["vector"]) == 128
         assert "E-1" not in str(out)
-        assert refused(svc.export_templates, OPERATOR, sid, "x") == ["security.controls"]
+        assert refused(svc.exports.templates, OPERATOR, sid, "x") == ["security.controls"]
     finally:
         svc.close()
 
@@ -181,14 +181,14 @@ def test_exports_need_a_basis_and_stay_pseudonymous(data_dir: Path, engine: Engi
 def test_rights_requests_for_verified_requesters(svc: Facegate) -> None:
     dep = assessed(svc, office_manifest())
     sid = enrol(svc, dep, "E-1", JOLIE[:2])
-    assert refused(svc.access_request, OFFICER, sid, False) == ["rights.access"]
-    held = svc.access_request(OFFICER, sid, True)
+    assert refused(svc.rights.access, OFFICER, sid, False) == ["rights.access"]
+    held = svc.rights.access(OFFICER, sid, True)
     assert len(held["templates"]) == 2 and held["deployments"][0]["purpose"] == "access_control"
     assert "vector" not in str(held["templates"])
-    assert refused(svc.deletion_request, OFFICER, sid, False) == ["rights.delete"]
-    receipt = svc.deletion_request(OFFICER, sid, True)
+    assert refused(svc.rights.delete, OFFICER, sid, False) == ["rights.delete"]
+    receipt = svc.rights.delete(OFFICER, sid, True)
     assert len(receipt["deleted"]["templates"]) == 2 and receipt["request"] == "rights.delete"
-    ops = [r["operation"] for r in svc.audit_tail(OFFICER, 5)]
+    ops = [r["operation"] for r in svc.audit.tail(OFFICER, 5)]
     assert "rights.access" in ops and "subject.delete" in ops
 
 
@@ -196,14 +196,14 @@ def test_filing_counts_distinct_persons(svc: Facegate) -> None:
     dep = assessed(svc, office_manifest(mode="identify"))
     enrol(svc, dep, "E-1", JOLIE[:2])
     enrol(svc, dep, "E-2", ID02[:1])
-    status = svc.filing_status(OFFICER)
+    status = svc.filing.status(OFFICER)
     assert status["persons"] == 2 and not status["required"]
     assert status["threshold"] == 10_000 and status["inclusive"] is False
     square = office_manifest(id="square")
     square["location"] = {"type": "square", "venue": "railway_station", "public_place": True,
                           "capture_area": "north square", "signage": "sign-photos-1",
                           "public_security_necessity": "crowd safety"}
-    svc.apply_deployment(OFFICER, square)
-    status = svc.filing_status(OFFICER)
+    svc.deployments.apply(OFFICER, square)
+    status = svc.filing.status(OFFICER)
     assert status["required"] and status["reasons"] == ["public_place:square"]
     assert status["crossed_on"] == svc.settings.today().isoformat()

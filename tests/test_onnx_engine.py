@@ -64,25 +64,25 @@ def test_engine_from_config(tmp_path: Path) -> None:
 
 def test_switching_engines_needs_reenrolment(service: Facegate, tmp_path: Path) -> None:
     door = assessed(service, office_manifest())
-    sid = service.add_subject(OFFICER, "E-1")["id"]
-    service.grant_consent(OFFICER, sid, door, "access_control")
-    service.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
-    assert service.engine_status(OFFICER)["needs_reenrolment"] == []
+    sid = service.subjects.add(OFFICER, "E-1")["id"]
+    service.consents.grant(OFFICER, sid, door, "access_control")
+    service.matching.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
+    assert service.engines.status(OFFICER)["needs_reenrolment"] == []
 
     settings = Settings(data_dir=service.settings.data_dir,
                         database_url=service.settings.database_url,
                         engine_config=config(tmp_path))
     onnx_service = Facegate(settings)
     try:
-        status = onnx_service.engine_status(OFFICER)
+        status = onnx_service.engines.status(OFFICER)
         assert status["engine"].startswith("tiny/sha256:") and status["threshold"] == 0.8
         (stale,) = status["needs_reenrolment"]
         assert stale["subject"] == sid and stale["engine"].startswith("dlib/")
         # the dlib template is never compared with the new model's
         with pytest.raises(NotFound, match="enrol first"):
-            onnx_service.verify(OPERATOR, sid, door, photo(JOLIE[0]))
-        onnx_service.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
-        same = onnx_service.verify(OPERATOR, sid, door, photo(JOLIE[0]))
+            onnx_service.matching.verify(OPERATOR, sid, door, photo(JOLIE[0]))
+        onnx_service.matching.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
+        same = onnx_service.matching.verify(OPERATOR, sid, door, photo(JOLIE[0]))
         assert same["match"] and same["score"] > 0.999 and same["engine"].startswith("tiny/")
     finally:
         onnx_service.close()
@@ -107,8 +107,8 @@ def test_batch_workers_build_the_configured_model(service: Facegate, tmp_path: P
         admin = Actor("batch", "admin")
         out = enrol_batch(onnx_service, admin, tmp_path / "people", door, consents, workers=1)
         assert out["templates"] == 1
-        sid = onnx_service.find_subject(admin, "E-5")
-        (tpl,) = onnx_service.show_subject(admin, sid)["templates"]
+        sid = onnx_service.subjects.find(admin, "E-5")
+        (tpl,) = onnx_service.subjects.show(admin, sid)["templates"]
         assert tpl["engine"] == "tiny" and tpl["model_version"].startswith("sha256:")
     finally:
         onnx_service.close()

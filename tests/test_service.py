@@ -47,47 +47,47 @@ def database_dump(service: Facegate) -> bytes:
 
 def enrolled(service: Facegate, door: str, ref: str, photos: list[str],
              birth: date | None = None) -> str:
-    sid = service.add_subject(OFFICER, ref, birth)["id"]
-    service.grant_consent(OFFICER, sid, door, "access_control")
-    out = service.enrol(OPERATOR, sid, door, [photo(p) for p in photos])
+    sid = service.subjects.add(OFFICER, ref, birth)["id"]
+    service.consents.grant(OFFICER, sid, door, "access_control")
+    out = service.matching.enrol(OPERATOR, sid, door, [photo(p) for p in photos])
     assert len(out["templates"]) == len(photos), out["rejected"]
     return str(sid)
 
 
 def test_same_person_verifies_and_others_do_not(service: Facegate, door: str) -> None:
     jolie = enrolled(service, door, "staff-001", JOLIE[:2])
-    same = service.verify(OPERATOR, jolie, door, photo("id01_angelina_jolie/img5.jpg"))
+    same = service.matching.verify(OPERATOR, jolie, door, photo("id01_angelina_jolie/img5.jpg"))
     assert same["match"] and same["score"] >= same["threshold"]
-    other = service.verify(OPERATOR, jolie, door, photo(ID02[0]))
+    other = service.matching.verify(OPERATOR, jolie, door, photo(ID02[0]))
     assert not other["match"] and other["score"] < other["threshold"]
 
 
 def test_identify_finds_the_right_subject(service: Facegate, door: str) -> None:
     jolie = enrolled(service, door, "staff-001", JOLIE[:2])
     p2 = enrolled(service, door, "staff-002", ID02[:2])
-    out = service.identify(OPERATOR, door, photo("id01_angelina_jolie/img6.jpg"), top=3)
+    out = service.matching.identify(OPERATOR, door, photo("id01_angelina_jolie/img6.jpg"), top=3)
     assert out["candidates"] and out["candidates"][0]["subject"] == jolie
     assert all(c["score"] >= out["threshold"] for c in out["candidates"])
-    out = service.identify(OPERATOR, door, photo(ID02[2]))
+    out = service.matching.identify(OPERATOR, door, photo(ID02[2]))
     assert [c["subject"] for c in out["candidates"]][:1] == [p2]
     # a stranger: nobody above the threshold
-    assert service.identify(OPERATOR, door, photo(ID03[0]))["candidates"] == []
+    assert service.matching.identify(OPERATOR, door, photo(ID03[0]))["candidates"] == []
 
 
 def test_enrol_refused_without_consent(service: Facegate, door: str) -> None:
-    sid = service.add_subject(OFFICER, "staff-009")["id"]
+    sid = service.subjects.add(OFFICER, "staff-009")["id"]
     with pytest.raises(Refused) as e:
-        service.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
+        service.matching.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
     assert e.value.rules == ["consent.separate", "consent.lawful-basis"]
-    tail = service.audit_tail(OFFICER, 1)[0]
+    tail = service.audit.tail(OFFICER, 1)[0]
     assert tail["operation"] == "enrol" and tail["decision"] == "refused"
     assert tail["rules"] == ["consent.separate", "consent.lawful-basis"]
 
 
 def test_consent_for_another_purpose_is_refused(service: Facegate, door: str) -> None:
-    sid = service.add_subject(OFFICER, "staff-010")["id"]
+    sid = service.subjects.add(OFFICER, "staff-010")["id"]
     with pytest.raises(Refused) as e:
-        service.grant_consent(OFFICER, sid, door, "attendance")
+        service.consents.grant(OFFICER, sid, door, "attendance")
     assert e.value.rules == ["purpose.bound"]
 
 
@@ -95,30 +95,30 @@ def test_template_used_only_where_consented(service: Facegate, door: str) -> Non
     jolie = enrolled(service, door, "staff-001", JOLIE[:1])
     other = assessed(service, office_manifest(id="canteen", mode="identify"))
     with pytest.raises(Refused) as e:
-        service.verify(OPERATOR, jolie, other, photo(JOLIE[1]))
+        service.matching.verify(OPERATOR, jolie, other, photo(JOLIE[1]))
     assert "consent.separate" in e.value.rules
-    assert service.identify(OPERATOR, other, photo(JOLIE[1]))["candidates"] == []
+    assert service.matching.identify(OPERATOR, other, photo(JOLIE[1]))["candidates"] == []
 
 
 def test_identify_refused_at_a_verify_only_deployment(service: Facegate) -> None:
     assessed(service, office_manifest())
     with pytest.raises(Refused) as e:
-        service.identify(OPERATOR, "hq-office-door", photo(JOLIE[0]))
+        service.matching.identify(OPERATOR, "hq-office-door", photo(JOLIE[0]))
     assert e.value.rules == ["purpose.bound"]
 
 
 def test_guardian_consent_under_14(service: Facegate) -> None:
     door = assessed(service, office_manifest(id="school-gate", minors_rules="minors-v1"))
     today = service.settings.today()
-    child = service.add_subject(OFFICER, "pupil-1",
+    child = service.subjects.add(OFFICER, "pupil-1",
                                 date(today.year - 14, today.month, today.day)
                                 + timedelta(days=1))["id"]
     with pytest.raises(Refused) as e:
-        service.grant_consent(OFFICER, child, door, "access_control")
+        service.consents.grant(OFFICER, child, door, "access_control")
     assert e.value.rules == ["consent.guardian-under-14"]
-    service.grant_consent(OFFICER, child, door, "access_control",
+    service.consents.grant(OFFICER, child, door, "access_control",
                           guardian_ref="parent-77", guardian_relationship="mother")
-    out = service.enrol(OPERATOR, child, door, [photo(ID03[0])])
+    out = service.matching.enrol(OPERATOR, child, door, [photo(ID03[0])])
     assert "consent.guardian-under-14" in out["decision"]["rules"]
 
 
@@ -126,21 +126,21 @@ def test_private_space_and_missing_alternative_refused(service: Facegate) -> Non
     m = office_manifest(id="changing")
     m["location"] = m["location"] | {"type": "changing_room"}
     with pytest.raises(Refused) as e:
-        service.apply_deployment(OFFICER, m)
+        service.deployments.apply(OFFICER, m)
     assert e.value.rules == ["place.private-space"] and e.value.http_status == 403
     m = office_manifest(id="no-alt")
     del m["alternative"]
     with pytest.raises(Refused) as e:
-        service.apply_deployment(OFFICER, m)
+        service.deployments.apply(OFFICER, m)
     assert e.value.rules == ["alternative.required", "alternative.building-access"]
-    assert service.list_deployments(OFFICER) == []
+    assert service.deployments.all(OFFICER) == []
 
 
 def test_sensitive_attributes_refused_and_audited(service: Facegate, door: str) -> None:
     with pytest.raises(Refused) as e:
-        service.detect(OPERATOR, photo(JOLIE[0]), ["ethnicity"])
+        service.matching.detect(OPERATOR, photo(JOLIE[0]), ["ethnicity"])
     assert e.value.rules == ["attributes.sensitive"]
-    rec = service.audit_tail(OFFICER, 1)[0]
+    rec = service.audit.tail(OFFICER, 1)[0]
     assert rec["rules"] == ["attributes.sensitive"] and rec["decision"] == "refused"
 
 
@@ -148,19 +148,19 @@ def test_withdrawal_deletes_everywhere_and_shreds(service: Facegate, door: str) 
     jolie = enrolled(service, door, "staff-001", JOLIE[:2])
     enrolled(service, door, "staff-002", ID02[:1])
     probe = photo("id01_angelina_jolie/img6.jpg")
-    assert service.identify(OPERATOR, door, probe)["candidates"][0]["subject"] == jolie
+    assert service.matching.identify(OPERATOR, door, probe)["candidates"][0]["subject"] == jolie
     with service.uow() as uow:
         stolen = [(t.id, t.sealed) for t in uow.session.query(Template)
                   .filter_by(subject_id=jolie)]
         old_wrapped = uow.session.get(SubjectKey, jolie).wrapped
-    receipt = service.withdraw_consent(OFFICER, jolie, door)
+    receipt = service.consents.withdraw(OFFICER, jolie, door)
     assert sorted(receipt["deleted"]["templates"]) == sorted(t for t, _ in stolen)
     assert receipt["deleted"]["index_entries"] == 2 and len(receipt["sha256"]) == 64
     # never returned again, not even once
     assert all(c["subject"] != jolie
-               for c in service.identify(OPERATOR, door, probe, top=10)["candidates"])
+               for c in service.matching.identify(OPERATOR, door, probe, top=10)["candidates"])
     with pytest.raises(Refused):
-        service.verify(OPERATOR, jolie, door, probe)
+        service.matching.verify(OPERATOR, jolie, door, probe)
     with service.uow() as uow:
         assert uow.session.query(Template).filter_by(subject_id=jolie).count() == 0
         new_wrapped = uow.session.get(SubjectKey, jolie).wrapped
@@ -178,44 +178,44 @@ def test_fresh_process_index_forgets_withdrawn_subject(service: Facegate, door: 
     jolie = enrolled(service, door, "staff-001", JOLIE[:1])
     other = Facegate(service.settings, engine)  # a second process on the same store
     probe = photo("id01_angelina_jolie/img6.jpg")
-    assert other.identify(OPERATOR, door, probe)["candidates"][0]["subject"] == jolie
-    service.withdraw_consent(OFFICER, jolie)
-    assert other.identify(OPERATOR, door, probe)["candidates"] == []
+    assert other.matching.identify(OPERATOR, door, probe)["candidates"][0]["subject"] == jolie
+    service.consents.withdraw(OFFICER, jolie)
+    assert other.matching.identify(OPERATOR, door, probe)["candidates"] == []
     other.close()
 
 
 def test_delete_subject_returns_receipt(service: Facegate, door: str) -> None:
     sid = enrolled(service, door, "staff-001", JOLIE[:1])
-    receipt = service.delete_subject(OFFICER, sid)
+    receipt = service.subjects.delete(OFFICER, sid)
     assert receipt["deleted"]["key_destroyed"] and receipt["deleted"]["identity_deleted"]
     with service.uow() as uow:
         assert uow.session.get(SubjectKey, sid) is None
     with pytest.raises(KeyShredded):
         service.keyring.unwrap(sid, None)
     with pytest.raises(NotFound):
-        service.show_subject(OFFICER, sid)
+        service.subjects.show(OFFICER, sid)
 
 
 def test_decline_is_recorded_with_the_alternative(service: Facegate, door: str) -> None:
-    out = service.decline(OPERATOR, door)
+    out = service.consents.decline(OPERATOR, door)
     assert out["recorded"] and out["alternative"]["method"] == "badge_at_guard_desk"
-    assert service.audit_tail(OFFICER, 1)[0]["operation"] == "decline"
+    assert service.audit.tail(OFFICER, 1)[0]["operation"] == "decline"
 
 
 def test_bad_images(service: Facegate, door: str) -> None:
-    sid = service.add_subject(OFFICER, "staff-011")["id"]
-    service.grant_consent(OFFICER, sid, door, "access_control")
+    sid = service.subjects.add(OFFICER, "staff-011")["id"]
+    service.consents.grant(OFFICER, sid, door, "access_control")
     with pytest.raises(BadInput):
-        service.enrol(OPERATOR, sid, door, [b"not an image"])
+        service.matching.enrol(OPERATOR, sid, door, [b"not an image"])
     with pytest.raises(BadInput):
-        service.enrol(OPERATOR, sid, door, [photo(JOLIE[0])[:5000]])
+        service.matching.enrol(OPERATOR, sid, door, [photo(JOLIE[0])[:5000]])
     import io
 
     from PIL import Image
     blank = io.BytesIO()
     Image.new("RGB", (400, 400), (128, 128, 128)).save(blank, "PNG")
     with pytest.raises(NoFace):
-        service.enrol(OPERATOR, sid, door, [blank.getvalue()])
+        service.matching.enrol(OPERATOR, sid, door, [blank.getvalue()])
     # two people in one picture where one is required
     a = Image.open(io.BytesIO(photo(JOLIE[2]))).convert("RGB").resize((600, 400))
     b = Image.open(io.BytesIO(photo(ID02[0]))).convert("RGB").resize((600, 800))
@@ -225,25 +225,25 @@ def test_bad_images(service: Facegate, door: str) -> None:
     buf = io.BytesIO()
     group.save(buf, "JPEG")
     with pytest.raises(TooManyFaces):
-        service.enrol(OPERATOR, sid, door, [buf.getvalue()])
+        service.matching.enrol(OPERATOR, sid, door, [buf.getvalue()])
     # several images: the good one is enrolled, the bad one reported
-    out = service.enrol(OPERATOR, sid, door, [photo(JOLIE[0]), blank.getvalue()])
+    out = service.matching.enrol(OPERATOR, sid, door, [photo(JOLIE[0]), blank.getvalue()])
     assert len(out["templates"]) == 1 and out["rejected"][0]["error"] == "no_face"
 
 
 def test_roles_are_enforced(service: Facegate, door: str) -> None:
     with pytest.raises(Refused) as e:
-        service.add_subject(AUDITOR, "x")
+        service.subjects.add(AUDITOR, "x")
     assert e.value.rules == ["security.controls"]
     with pytest.raises(Refused):
-        service.apply_deployment(OPERATOR, office_manifest(id="x"))
-    assert service.audit_verify(AUDITOR)["ok"]
+        service.deployments.apply(OPERATOR, office_manifest(id="x"))
+    assert service.audit.verify(AUDITOR)["ok"]
 
 
 def test_duplicate_reference_conflicts(service: Facegate) -> None:
-    service.add_subject(OFFICER, "staff-001")
+    service.subjects.add(OFFICER, "staff-001")
     with pytest.raises(Conflict):
-        service.add_subject(OFFICER, "staff-001")
+        service.subjects.add(OFFICER, "staff-001")
 
 
 def test_identity_is_sealed_and_apart(service: Facegate, door: str) -> None:
@@ -258,14 +258,14 @@ def test_identity_is_sealed_and_apart(service: Facegate, door: str) -> None:
         assert b"staff-secret-42" not in raw and b"1990-05-01" not in raw
     else:
         assert not db.exists()  # nothing beside the data when the store is PostgreSQL
-    shown = service.show_subject(OFFICER, sid)
+    shown = service.subjects.show(OFFICER, sid)
     assert shown["ref"] == "staff-secret-42" and shown["birth_date"] == "1990-05-01"
     assert "vector" not in str(shown["templates"])
 
 
 def test_audit_chain_detects_an_edited_record(service: Facegate, door: str) -> None:
     enrolled(service, door, "staff-001", JOLIE[:1])
-    assert service.audit_verify(AUDITOR)["ok"]
+    assert service.audit.verify(AUDITOR)["ok"]
     with service.db.connect() as conn:
         with pytest.raises(Exception, match="append-only"):
             conn.execute(text("UPDATE audit_records SET actor='x' WHERE seq=2"))
@@ -277,14 +277,14 @@ def test_audit_chain_detects_an_edited_record(service: Facegate, door: str) -> N
         else:
             conn.execute(text("DROP TRIGGER audit_records_append_only ON audit_records"))
         conn.execute(text("UPDATE audit_records SET decision='refused' WHERE seq=3"))
-    report = service.audit_verify(AUDITOR)
+    report = service.audit.verify(AUDITOR)
     assert not report["ok"] and report["first_broken"] == 3
 
 
 def test_no_image_bytes_reach_the_data_directory(service: Facegate, door: str) -> None:
     sid = enrolled(service, door, "staff-001", JOLIE[:2])
-    service.verify(OPERATOR, sid, door, photo(JOLIE[2]))
-    service.identify(OPERATOR, door, photo(JOLIE[2]))
+    service.matching.verify(OPERATOR, sid, door, photo(JOLIE[2]))
+    service.matching.identify(OPERATOR, door, photo(JOLIE[2]))
     signatures = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF", b"WEBP"]
     samples = [photo(p)[2000:2064] for p in JOLIE]
     blobs = {"database rows": database_dump(service)}
@@ -303,8 +303,8 @@ def test_no_image_bytes_reach_the_data_directory(service: Facegate, door: str) -
 
 
 def test_finding_a_subject_by_reference_is_audited(service: Facegate) -> None:
-    sid = service.add_subject(OFFICER, "staff-077")["id"]
-    assert service.find_subject(OFFICER, "staff-077") == sid
-    rec = service.audit_tail(OFFICER, 1)[0]
+    sid = service.subjects.add(OFFICER, "staff-077")["id"]
+    assert service.subjects.find(OFFICER, "staff-077") == sid
+    rec = service.audit.tail(OFFICER, 1)[0]
     assert rec["operation"] == "subject.find" and rec["subject"] == sid
     assert "staff-077" not in str(rec)

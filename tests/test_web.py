@@ -42,7 +42,7 @@ def site(data_dir: Path, engine: Engine) -> Iterator[Site]:
     settings = Settings(data_dir=data_dir)
     Facegate.initialise(settings)
     service = Facegate(settings, engine)
-    keys = {role: service.create_key(ADMIN, f"k-{role}", role)["key"]
+    keys = {role: service.keys.create(ADMIN, f"k-{role}", role)["key"]
             for role in ("officer", "operator", "auditor")}
     for base in running(create_app(service, housekeeping_every_s=0)):
         yield Site(base, keys, service)
@@ -189,7 +189,7 @@ def test_public_pages_rights_request_and_accessibility(site: Site, browser: Any)
     page.fill("#birth_date", "1990-05-01")
     page.click("button[type=submit] >> text=Send")
     assert "your request is done" in page.inner_text("[role=status]").lower()
-    consents = site.service.list_consents(ADMIN, sid)
+    consents = site.service.consents.all(ADMIN, sid)
     assert consents and not consents[0]["active"]
     # the officer sees both requests; handles the pending one
     officer = browser.new_context(locale="en-GB").new_page()
@@ -224,4 +224,4 @@ def test_auditor_reads_only_and_forms_need_csrf(site: Site, browser: Any) -> Non
     r = httpx.post(site.base + f"/console/subjects/{sid}/delete", data={"csrf": "x"},
                    follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
-    assert site.service.show_subject(ADMIN, sid)["id"] == sid
+    assert site.service.subjects.show(ADMIN, sid)["id"] == sid

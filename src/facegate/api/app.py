@@ -138,7 +138,7 @@ class _Unauthorised(Exception):
 
 def _actor(request: Request, key: Annotated[str | None, Depends(API_KEY)]) -> Actor:
     """The caller, from the API key; no endpoint works without one."""
-    who = request.app.state.service.authenticate(key)
+    who = request.app.state.service.keys.authenticate(key)
     if not isinstance(who, Actor):
         raise _Unauthorised()
     return who
@@ -166,7 +166,7 @@ def _housekeeper(service: Facegate, every_s: float, stop: threading.Event) -> No
     """Delete expired templates on a timer (``retention.minimum``) until ``stop`` is set."""
     while not stop.wait(every_s):
         try:
-            service.housekeeping(SYSTEM)
+            service.housekeeping.run(SYSTEM)
         except Exception:  # keep serving; the next round tries again
             logging.getLogger("facegate").exception("housekeeping failed")
 
@@ -182,7 +182,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
         stop = threading.Event()
         worker = None
         if every > 0:
-            service.housekeeping(SYSTEM)
+            service.housekeeping.run(SYSTEM)
             worker = threading.Thread(target=_housekeeper, args=(service, every, stop),
                                       name="facegate-housekeeping", daemon=True)
             worker.start()
@@ -233,47 +233,47 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     @app.post("/v1/deployments", status_code=201, tags=["deployments"])
     def apply_deployment(who: Who, manifest: dict[str, Any]) -> dict[str, Any]:
         """Validate a manifest against the rules and register it (or refuse: 403/422)."""
-        return service.apply_deployment(who, manifest)
+        return service.deployments.apply(who, manifest)
 
     @app.post("/v1/deployments/check", tags=["deployments"])
     def check_deployment(who: Who, manifest: dict[str, Any],
                          pack: str | None = None) -> dict[str, Any]:
         """The gate's decision on a manifest, rule by rule, without registering it."""
-        service.list_deployments(who)  # role check: deployment.read
-        return service.check_deployment(manifest, pack, who).to_dict()
+        service.deployments.all(who)  # role check: deployment.read
+        return service.deployments.check(manifest, pack, who).to_dict()
 
     @app.get("/v1/deployments", tags=["deployments"])
     def list_deployments(who: Who) -> list[dict[str, Any]]:
-        return service.list_deployments(who)
+        return service.deployments.all(who)
 
     @app.get("/v1/deployments/{deployment_id}", tags=["deployments"])
     def get_deployment(who: Who, deployment_id: str) -> dict[str, Any]:
-        return service.get_deployment(who, deployment_id)
+        return service.deployments.get(who, deployment_id)
 
     @app.post("/v1/deployments/{deployment_id}/terminate", tags=["deployments"])
     def terminate_deployment(who: Who, deployment_id: str) -> dict[str, Any]:
         """End face recognition here: templates deleted, consents closed (filing.deregister)."""
-        return service.terminate_deployment(who, deployment_id)
+        return service.deployments.terminate(who, deployment_id)
 
     @app.post("/v1/deployments/{deployment_id}/assessments", status_code=201,
               tags=["assessments"])
     def record_assessment(who: Who, deployment_id: str, body: AssessmentIn) -> dict[str, Any]:
         """Record an impact assessment (four sections); no deployment is used without one."""
-        return service.record_assessment(who, deployment_id, body.model_dump())
+        return service.assessments.record(who, deployment_id, body.model_dump())
 
     @app.get("/v1/deployments/{deployment_id}/assessments", tags=["assessments"])
     def list_assessments(who: Who, deployment_id: str) -> list[dict[str, Any]]:
-        return service.list_assessments(who, deployment_id)
+        return service.assessments.all(who, deployment_id)
 
     @app.delete("/v1/deployments/{deployment_id}/assessments/{version}", tags=["assessments"])
     def delete_assessment(who: Who, deployment_id: str, version: int) -> dict[str, Any]:
         """Refused while the assessment must be kept (three years)."""
-        return service.delete_assessment(who, deployment_id, version)
+        return service.assessments.delete(who, deployment_id, version)
 
     @app.post("/v1/deployments/{deployment_id}/incidents", tags=["assessments"])
     def report_incident(who: Who, deployment_id: str, body: IncidentIn) -> dict[str, Any]:
         """A major incident makes the assessment stale until reassessed."""
-        return service.report_incident(who, deployment_id, body.what)
+        return service.assessments.incident(who, deployment_id, body.what)
 
     @app.get("/v1/deployments/{deployment_id}/documents/{kind}", tags=["documents"])
     def get_document(who: Who, deployment_id: str,
@@ -281,46 +281,46 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
                      lang: Literal["zh", "en"] = "zh", size: Literal["A4", "A3"] = "A4",
                      format: Literal["pdf", "html"] = "pdf") -> Response:
         """The deployment's notice, reminder sign or impact assessment report."""
-        service.get_deployment(who, deployment_id)  # role check: deployment.read
-        return _document(service.document(who, kind, deployment_id, lang, size), format)
+        service.deployments.get(who, deployment_id)  # role check: deployment.read
+        return _document(service.documents.make(who, kind, deployment_id, lang, size), format)
 
     @app.get("/v1/deployments/{deployment_id}/notice", tags=["deployments"])
     def get_notice(who: Who, deployment_id: str,
                    version: int | None = None) -> dict[str, Any]:
-        service.get_deployment(who, deployment_id)
-        return service.notice(deployment_id, version)
+        service.deployments.get(who, deployment_id)
+        return service.deployments.notice(deployment_id, version)
 
     # ---- subjects and consents ------------------------------------------------------------
 
     @app.post("/v1/subjects", status_code=201, tags=["subjects"])
     def add_subject(who: Who, body: SubjectIn) -> dict[str, Any]:
-        return service.add_subject(who, body.ref, body.birth_date)
+        return service.subjects.add(who, body.ref, body.birth_date)
 
     @app.get("/v1/subjects/{subject_id}", tags=["subjects"])
     def show_subject(who: Who, subject_id: str) -> dict[str, Any]:
         """What is held about a subject: consents and template metadata, never values."""
-        return service.show_subject(who, subject_id)
+        return service.subjects.show(who, subject_id)
 
     @app.delete("/v1/subjects/{subject_id}", tags=["subjects"])
     def delete_subject(who: Who, subject_id: str) -> dict[str, Any]:
         """Delete templates, index entries, key and identity; returns a deletion receipt."""
-        return service.delete_subject(who, subject_id)
+        return service.subjects.delete(who, subject_id)
 
     @app.post("/v1/consents", status_code=201, tags=["consents"])
     def grant_consent(who: Who, body: ConsentIn) -> dict[str, Any]:
-        return service.grant_consent(who, body.subject, body.deployment, body.purpose,
+        return service.consents.grant(who, body.subject, body.deployment, body.purpose,
                                      body.method, body.guardian_ref,
                                      body.guardian_relationship, body.notice_version)
 
     @app.post("/v1/consents/withdraw", tags=["consents"])
     def withdraw_consent(who: Who, body: WithdrawIn) -> dict[str, Any]:
         """Withdraw: templates and index entries are gone before this returns."""
-        return service.withdraw_consent(who, body.subject, body.deployment)
+        return service.consents.withdraw(who, body.subject, body.deployment)
 
     @app.get("/v1/consents", tags=["consents"])
     def list_consents(who: Who, subject: str | None = None,
                       deployment: str | None = None) -> list[dict[str, Any]]:
-        return service.list_consents(who, subject, deployment)
+        return service.consents.all(who, subject, deployment)
 
     # ---- faces ----------------------------------------------------------------------------
 
@@ -331,7 +331,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
               source: Annotated[Literal["live", "research", "training"], Form()] = "live",
               keep_image: Annotated[bool, Form()] = False) -> dict[str, Any]:
         """Compute templates for a consenting subject; the images are never kept."""
-        return service.enrol(who, subject, deployment, [read(i) for i in images],
+        return service.matching.enrol(who, subject, deployment, [read(i) for i in images],
                              attributes=attrs(attributes), source=source,
                              keep_image=keep_image)
 
@@ -342,7 +342,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
                transaction: Annotated[str | None, Form()] = None,
                choice: Annotated[Literal["face"] | None, Form()] = None) -> VerifyOut:
         """1:1: does the face belong to the claimed subject?"""
-        return VerifyOut(**service.verify(who, subject, deployment, read(image),
+        return VerifyOut(**service.matching.verify(who, subject, deployment, read(image),
                                           attributes=attrs(attributes),
                                           transaction=transaction, choice=choice))
 
@@ -354,7 +354,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
                  transaction: Annotated[str | None, Form()] = None,
                  choice: Annotated[Literal["face"] | None, Form()] = None) -> IdentifyOut:
         """1:N over the templates consented for this deployment; none below the threshold."""
-        return IdentifyOut(**service.identify(who, deployment, read(image), top,
+        return IdentifyOut(**service.matching.identify(who, deployment, read(image), top,
                                               attributes=attrs(attributes),
                                               transaction=transaction, choice=choice))
 
@@ -362,24 +362,24 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     def detect(who: Who, image: Annotated[UploadFile, File()],
                attributes: Annotated[str | None, Form()] = None) -> dict[str, Any]:
         """Faces and their quality; sensitive attributes are refused (attributes.sensitive)."""
-        return service.detect(who, read(image), attrs(attributes))
+        return service.matching.detect(who, read(image), attrs(attributes))
 
     @app.get("/v1/attributes", tags=["faces"])
     def attributes(who: Who,
                    names: Annotated[str | None, Query()] = "race") -> dict[str, Any]:
         """There is no attribute analysis; every request is refused and audited."""
-        service.request_attributes(who, attrs(names))
+        service.matching.request_attributes(who, attrs(names))
         return {}
 
     @app.post("/v1/decline", tags=["faces"])
     def decline(who: Who, body: DeclineIn) -> dict[str, Any]:
         """The person chose the alternative: recorded, never penalised."""
-        return service.decline(who, body.deployment, body.subject, body.transaction)
+        return service.consents.decline(who, body.deployment, body.subject, body.transaction)
 
     @app.post("/v1/transactions/review", tags=["faces"])
     def review_transaction(who: Who, body: ReviewIn) -> dict[str, Any]:
         """A named staff member's manual check decides a transaction of major interest."""
-        return service.review_transaction(who, body.deployment, body.transaction, body.staff,
+        return service.reviews.review(who, body.deployment, body.transaction, body.staff,
                                           body.outcome, body.subject)
 
     # ---- the person's rights, exports -----------------------------------------------------
@@ -387,45 +387,45 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     @app.post("/v1/rights/access", tags=["rights"])
     def access_request(who: Who, body: RightsIn) -> dict[str, Any]:
         """What face data is held about the person (rights.access)."""
-        return service.access_request(who, body.subject, body.requester_verified)
+        return service.rights.access(who, body.subject, body.requester_verified)
 
     @app.post("/v1/rights/delete", tags=["rights"])
     def deletion_request(who: Who, body: RightsIn) -> dict[str, Any]:
         """Delete the person's face data; returns a deletion receipt (rights.delete)."""
-        return service.deletion_request(who, body.subject, body.requester_verified)
+        return service.rights.delete(who, body.subject, body.requester_verified)
 
     @app.post("/v1/subjects/{subject_id}/export", tags=["rights"])
     def export_templates(who: Who, subject_id: str, body: ExportIn) -> dict[str, Any]:
         """Templates leave only under a cited basis, pseudonymous (storage.on-device)."""
-        return service.export_templates(who, subject_id, body.basis, body.with_identity)
+        return service.exports.templates(who, subject_id, body.basis, body.with_identity)
 
     @app.post("/v1/documents/receipt", tags=["documents"])
     def receipt_document(who: Who, receipt: dict[str, Any],
                          lang: Literal["zh", "en"] = "zh",
                          format: Literal["pdf", "html"] = "pdf") -> Response:
         """A deletion receipt (the JSON a withdrawal or deletion returned) as a document."""
-        return _document(service.document(who, "receipt", lang=lang, receipt=receipt), format)
+        return _document(service.documents.make(who, "receipt", lang=lang, receipt=receipt), format)
 
     # ---- compliance duties ----------------------------------------------------------------
 
     @app.get("/v1/filing", tags=["compliance"])
     def filing_status(who: Who) -> dict[str, Any]:
         """Persons counted, threshold, dates, tasks and warnings (filing.threshold)."""
-        return service.filing_status(who)
+        return service.filing.status(who)
 
     @app.post("/v1/filing", tags=["compliance"])
     def record_filing(who: Who, body: FilingIn) -> dict[str, Any]:
-        return service.record_filing(who, body.kind, body.filed_on, body.reference)
+        return service.filing.record(who, body.kind, body.filed_on, body.reference)
 
     @app.get("/v1/filing/dossier", tags=["compliance"])
     def filing_dossier(who: Who, lang: Literal["zh", "en"] = "zh",
                        format: Literal["pdf", "html"] = "pdf") -> Response:
-        return _document(service.document(who, "filing", lang=lang), format)
+        return _document(service.documents.make(who, "filing", lang=lang), format)
 
     @app.post("/v1/housekeeping", tags=["compliance"])
     def housekeeping(who: Who) -> dict[str, Any]:
         """Delete expired templates now (the service also runs this periodically)."""
-        return service.housekeeping(who)
+        return service.housekeeping.run(who)
 
     @app.get("/v1/rules", tags=["rules"])
     def list_rules(who: Who, pack: str | None = None) -> list[dict[str, Any]]:
@@ -438,17 +438,17 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     def audit_tail(who: Who, n: Annotated[int, Query(ge=1, le=1000)] = 50,
                    operation: str | None = None, subject: str | None = None,
                    deployment: str | None = None) -> list[dict[str, Any]]:
-        return service.audit_tail(who, n, operation=operation, subject=subject,
+        return service.audit.tail(who, n, operation=operation, subject=subject,
                                   deployment=deployment)
 
     @app.get("/v1/audit/verify", tags=["audit"])
     def audit_verify(who: Who) -> dict[str, Any]:
         """Check the whole hash chain; names the first broken record."""
-        return service.audit_verify(who)
+        return service.audit.verify(who)
 
     @app.post("/v1/keys", status_code=201, tags=["keys"])
     def create_key(who: Who, body: KeyIn) -> dict[str, Any]:
-        return service.create_key(who, body.name, body.role)
+        return service.keys.create(who, body.name, body.role)
 
     @app.get("/v1/whoami", tags=["keys"])
     def whoami(who: Who) -> dict[str, str]:

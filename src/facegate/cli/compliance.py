@@ -77,7 +77,7 @@ def rules_explain(rule_id: str) -> None:
 def deployment_terminate(deployment_id: str) -> None:
     """End face recognition at a deployment: delete its templates, close its consents and
     (cn-2025) start the deregistration filing clock."""
-    out = STATE.service.terminate_deployment(actor(), deployment_id)
+    out = STATE.service.deployments.terminate(actor(), deployment_id)
     emit(out, f"terminated {deployment_id}: {out['deleted']['templates']} template(s) of "
               f"{out['deleted']['subjects']} person(s) deleted; receipt {out['sha256']}")
 
@@ -90,7 +90,7 @@ def pia_record(deployment: Annotated[str, typer.Option(help="Deployment id.")],
                                                     "sections (lawfulness, impact, risks, "
                                                     "protections), conclusion.")]) -> None:
     """Record an impact assessment; a deployment is not used without a current one."""
-    out = STATE.service.record_assessment(actor(), deployment, read_manifest(file))
+    out = STATE.service.assessments.record(actor(), deployment, read_manifest(file))
     emit(out, f"assessment v{out['version']} of {deployment} recorded; kept until "
               f"{out['keep_until']}")
 
@@ -98,7 +98,7 @@ def pia_record(deployment: Annotated[str, typer.Option(help="Deployment id.")],
 @pia_app.command("list")
 def pia_list(deployment: Annotated[str, typer.Option(help="Deployment id.")]) -> None:
     """The deployment's assessments; the last one is current unless stale."""
-    out = STATE.service.list_assessments(actor(), deployment)
+    out = STATE.service.assessments.all(actor(), deployment)
     emit({"assessments": out}, "\n".join(
         f"v{a['version']} {a['assessed_on']} by {a['assessor']}; keep until "
         f"{a['keep_until']}{' STALE: ' + a['stale_reason'] if a['stale'] else ''}"
@@ -109,14 +109,14 @@ def pia_list(deployment: Annotated[str, typer.Option(help="Deployment id.")]) ->
 def pia_delete(deployment: Annotated[str, typer.Option(help="Deployment id.")],
                version: Annotated[int, typer.Option(help="Assessment version.")]) -> None:
     """Delete an assessment (refused while it must be kept)."""
-    emit(STATE.service.delete_assessment(actor(), deployment, version))
+    emit(STATE.service.assessments.delete(actor(), deployment, version))
 
 
 @pia_app.command("incident")
 def pia_incident(deployment: Annotated[str, typer.Option(help="Deployment id.")],
                  what: Annotated[str, typer.Option(help="What happened.")]) -> None:
     """Record a major incident: the assessment is stale until reassessed."""
-    emit(STATE.service.report_incident(actor(), deployment, what))
+    emit(STATE.service.assessments.incident(actor(), deployment, what))
 
 
 # ---- filing ---------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def _filing_text(out: dict[str, Any]) -> str:
 @filing_app.command("status")
 def filing_status() -> None:
     """Count, threshold, dates (30 Chinese working days), tasks, warnings, what to file."""
-    out = STATE.service.filing_status(actor())
+    out = STATE.service.filing.status(actor())
     emit(out, _filing_text(out))
 
 
@@ -151,7 +151,7 @@ def filing_status() -> None:
 def filing_calendar(file: Annotated[Path, typer.Argument(
         help="YAML/JSON: year, source, holidays (dates or from/to ranges), workdays.")]) -> None:
     """Load a year's State Council holiday schedule (a year chinese-calendar does not know)."""
-    out = STATE.service.load_calendar(actor(), read_manifest(file))
+    out = STATE.service.filing.load_calendar(actor(), read_manifest(file))
     emit(out, f"loaded {out['year']} ({out['holidays']} holiday(s), {out['workdays']} "
               f"make-up workday(s)); known years: {out['known_years'][0]}-"
               f"{out['known_years'][-1]}")
@@ -167,7 +167,7 @@ def filing_record(reference: Annotated[str, typer.Option(help="The authority's r
         day = date.fromisoformat(filed_on)
     except ValueError:
         raise BadInput("--filed-on must be a date (YYYY-MM-DD)") from None
-    out = STATE.service.record_filing(actor(), kind, day, reference)
+    out = STATE.service.filing.record(actor(), kind, day, reference)
     emit(out, _filing_text(out))
 
 
@@ -175,7 +175,7 @@ def filing_record(reference: Annotated[str, typer.Option(help="The authority's r
 
 def housekeeping() -> None:
     """Delete every template whose retention ended (retention.minimum)."""
-    out = STATE.service.housekeeping(actor())
+    out = STATE.service.housekeeping.run(actor())
     emit(out, f"deleted {out['expired_templates']} expired template(s) of {out['subjects']} "
               "person(s)")
 
@@ -187,7 +187,7 @@ def review(deployment: Annotated[str, typer.Option(help="Deployment id.")],
                help="confirmed or rejected")] = None,
            subject: Annotated[str | None, typer.Option(help="Subject id.")] = None) -> None:
     """Record the manual identity check that decides a transaction of major interest."""
-    out = STATE.service.review_transaction(actor(), deployment, transaction, staff, outcome,
+    out = STATE.service.reviews.review(actor(), deployment, transaction, staff, outcome,
                                            subject)
     emit(out, f"{transaction}: {'APPROVED' if out['approved'] else 'NOT APPROVED'} "
               f"(manual check by {staff}: {outcome})")
@@ -199,7 +199,7 @@ def export(subject: Annotated[str, typer.Option(help="Subject id.")],
            with_identity: Annotated[bool, typer.Option(
                help="Join identity data (always refused).")] = False) -> None:
     """Export a subject's templates (refused without a basis; audited)."""
-    emit(STATE.service.export_templates(actor(), subject, basis, with_identity))
+    emit(STATE.service.exports.templates(actor(), subject, basis, with_identity))
 
 
 # ---- the person's rights --------------------------------------------------------------------
@@ -212,14 +212,14 @@ Verified = Annotated[bool, typer.Option(
 def rights_access(subject: Annotated[str, typer.Option(help="Subject id.")],
                   verified: Verified = False) -> None:
     """What face data is held about the person, where and why."""
-    emit(STATE.service.access_request(actor(), subject, verified))
+    emit(STATE.service.rights.access(actor(), subject, verified))
 
 
 @rights_app.command("delete")
 def rights_delete(subject: Annotated[str, typer.Option(help="Subject id.")],
                   verified: Verified = False) -> None:
     """Delete the person's face data; prints the deletion receipt."""
-    emit(STATE.service.deletion_request(actor(), subject, verified))
+    emit(STATE.service.rights.delete(actor(), subject, verified))
 
 
 # ---- documents ------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def docs_make(
     if fmt not in ("pdf", "html"):
         raise BadInput("--out must end in .pdf or .html")
     body = read_manifest(receipt) if receipt else None
-    doc = STATE.service.document(actor(), kind, deployment, lang, size, body)
+    doc = STATE.service.documents.make(actor(), kind, deployment, lang, size, body)
     data = doc.pdf() if fmt == "pdf" else doc.html.encode()
     try:
         out.write_bytes(data)

@@ -17,7 +17,7 @@ engine_app = typer.Typer(help="The face engine: thresholds, calibration, re-enro
 @engine_app.command("status")
 def engine_status() -> None:
     """The engine and threshold in use; subjects whose templates need re-enrolment."""
-    out = STATE.service.engine_status(actor())
+    out = STATE.service.engines.status(actor())
     lines = [f"engine {out['engine']}, threshold {out['threshold']}, "
              f"{out['templates_current']} current template(s)"]
     lines += [f"re-enrol {s['subject']} at {s['deployment']}: {s['templates']} template(s) "

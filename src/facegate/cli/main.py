@@ -55,8 +55,8 @@ def init() -> None:
     info = Facegate.initialise(settings)
     svc = Facegate(settings)
     keys = []
-    if not svc.has_keys():
-        keys = [svc.create_key(actor(), f"initial-{role}", role)
+    if not svc.keys.any():
+        keys = [svc.keys.create(actor(), f"initial-{role}", role)
                 for role in ("officer", "operator", "auditor")]
     info["api_keys"] = keys
     human = f"initialised {info['data_dir']} (master key: {info['master_key']})"
@@ -82,7 +82,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
 @deployment_app.command("apply")
 def deployment_apply(file: Path) -> None:
     """Validate a manifest against the rules and register it, or refuse with rule ids."""
-    out = STATE.service.apply_deployment(actor(), read_manifest(file))
+    out = STATE.service.deployments.apply(actor(), read_manifest(file))
     emit(out, f"{'registered' if out['created'] else 'updated'} deployment {out['id']} "
               f"(pack {out['pack']}, notice v{out['notice_version']}); rules passed: "
               + ", ".join(out["decision"]["rules"]))
@@ -93,9 +93,9 @@ def deployment_check(file: Path, pack: Annotated[str | None, typer.Option(
         help="Rule pack to check against (default: the manifest's).")] = None) -> None:
     """Check a manifest without registering it, and show how the other pack would differ."""
     raw = read_manifest(file)
-    d = STATE.service.check_deployment(raw, pack)
+    d = STATE.service.deployments.check(raw, pack)
     out = d.to_dict()
-    others = {p: STATE.service.check_deployment(raw, p).to_dict() for p in PACKS if p != d.pack}
+    others = {p: STATE.service.deployments.check(raw, p).to_dict() for p in PACKS if p != d.pack}
     out["differences"] = {p: pack_differences(out, o) for p, o in others.items()}
     lines = [f"{'PASS' if f['passed'] else 'FAIL'}{' (!)' if f.get('warning') else ''} "
              f"{f['rule']}: {f['reason']['en']}" for f in out["findings"]]
@@ -126,7 +126,7 @@ def pack_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 @deployment_app.command("list")
 def deployment_list() -> None:
     """List registered deployments."""
-    deps = STATE.service.list_deployments(actor())
+    deps = STATE.service.deployments.all(actor())
     emit({"deployments": deps}, "\n".join(
         f"{d['id']:24} {d['status']:10} {d['mode']:8} {d['purpose']:22} {d['rule_pack']}"
         for d in deps) or "no deployments")
@@ -135,7 +135,7 @@ def deployment_list() -> None:
 @deployment_app.command("show")
 def deployment_show(deployment_id: str) -> None:
     """Show one deployment with its manifest."""
-    emit(STATE.service.get_deployment(actor(), deployment_id))
+    emit(STATE.service.deployments.get(actor(), deployment_id))
 
 
 # ---- subjects -----------------------------------------------------------------------------
@@ -152,27 +152,27 @@ def subject_add(ref: Annotated[str, typer.Option(help="External reference (e.g. 
             born = date.fromisoformat(birth_date)
         except ValueError:
             raise BadInput(f"--birth-date {birth_date!r} is not YYYY-MM-DD") from None
-    out = STATE.service.add_subject(actor(), ref, born)
+    out = STATE.service.subjects.add(actor(), ref, born)
     emit(out, out["id"])
 
 
 @subject_app.command("show")
 def subject_show(subject_id: str) -> None:
     """What is held about a subject (never template values)."""
-    emit(STATE.service.show_subject(actor(), subject_id))
+    emit(STATE.service.subjects.show(actor(), subject_id))
 
 
 @subject_app.command("find")
 def subject_find(ref: Annotated[str, typer.Option(help="External reference.")]) -> None:
     """Find a subject's id by external reference."""
-    sid = STATE.service.find_subject(actor(), ref)
+    sid = STATE.service.subjects.find(actor(), ref)
     emit({"id": sid}, sid)
 
 
 @subject_app.command("delete")
 def subject_delete(subject_id: str) -> None:
     """Delete a subject's templates, key and identity; prints the deletion receipt."""
-    emit(STATE.service.delete_subject(actor(), subject_id))
+    emit(STATE.service.subjects.delete(actor(), subject_id))
 
 
 # ---- consents -----------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def consent_grant(
         help="Notice version shown (default: current).")] = None,
 ) -> None:
     """Record a separate consent for one deployment and purpose."""
-    out = STATE.service.grant_consent(actor(), subject, deployment, purpose, method,
+    out = STATE.service.consents.grant(actor(), subject, deployment, purpose, method,
                                       guardian_ref, guardian_relationship, notice_version)
     emit(out, f"consent {out['id']} recorded for {subject} at {deployment} ({purpose})")
 
@@ -201,14 +201,14 @@ def consent_withdraw(
     deployment: Annotated[str | None, typer.Option(help="Only this deployment.")] = None,
 ) -> None:
     """Withdraw consent: templates, index entries and the old key are gone at once."""
-    emit(STATE.service.withdraw_consent(actor(), subject, deployment))
+    emit(STATE.service.consents.withdraw(actor(), subject, deployment))
 
 
 @consent_app.command("list")
 def consent_list(subject: Annotated[str | None, typer.Option()] = None,
                  deployment: Annotated[str | None, typer.Option()] = None) -> None:
     """List consent records."""
-    rows = STATE.service.list_consents(actor(), subject, deployment)
+    rows = STATE.service.consents.all(actor(), subject, deployment)
     emit({"consents": rows}, "\n".join(
         f"{c['id']} {c['subject']} {c['deployment']} {c['purpose']} "
         f"{'active' if c['active'] else 'withdrawn ' + str(c['withdrawn_at'])}"
@@ -222,7 +222,8 @@ def enrol(subject: Annotated[str, typer.Option(help="Subject id.")],
           deployment: Annotated[str, typer.Option(help="Deployment id.")],
           images: Annotated[list[Path], typer.Argument(help="One or more face photos.")]) -> None:
     """Compute and store templates (needs a consent); images are never kept."""
-    out = STATE.service.enrol(actor(), subject, deployment, [read_image(p) for p in images])
+    out = STATE.service.matching.enrol(actor(), subject, deployment,
+                                       [read_image(p) for p in images])
     lines = [f"enrolled {len(out['templates'])} template(s) for {subject} at {deployment}"]
     lines += [f"rejected {images[r['image']]}: {r['message']}" for r in out["rejected"]]
     emit(out, "\n".join(lines))
@@ -258,7 +259,7 @@ def verify(subject: Annotated[str, typer.Option(help="Claimed subject id.")],
            deployment: Annotated[str, typer.Option(help="Deployment id.")],
            image: Path) -> None:
     """1:1 verification against the claimed subject."""
-    out = STATE.service.verify(actor(), subject, deployment, read_image(image))
+    out = STATE.service.matching.verify(actor(), subject, deployment, read_image(image))
     emit(out, f"{'MATCH' if out['match'] else 'NO MATCH'} score={out['score']:.4f} "
               f"threshold={out['threshold']}")
 
@@ -268,7 +269,7 @@ def identify(deployment: Annotated[str, typer.Option(help="Deployment id.")], im
              top: Annotated[int, typer.Option(help="At most this many candidates.")] = 5
              ) -> None:
     """1:N identification over the templates consented for this deployment."""
-    out = STATE.service.identify(actor(), deployment, read_image(image), top)
+    out = STATE.service.matching.identify(actor(), deployment, read_image(image), top)
     emit(out, "\n".join(f"{c['subject']} {c['score']:.4f}" for c in out["candidates"])
          or f"no candidate above threshold {out['threshold']}")
 
@@ -278,7 +279,7 @@ def decline(deployment: Annotated[str, typer.Option(help="Deployment id.")],
             subject: Annotated[str | None, typer.Option(help="Subject id, if known.")] = None
             ) -> None:
     """Record that a person chose the non-biometric alternative."""
-    out = STATE.service.decline(actor(), deployment, subject)
+    out = STATE.service.consents.decline(actor(), deployment, subject)
     alt = out["alternative"] or {}
     emit(out, f"recorded; alternative: {alt.get('method')}: {alt.get('description')}")
 
@@ -288,7 +289,7 @@ def detect(image: Path, attributes: Annotated[str | None, typer.Option(
         help="Comma-separated face attributes (sensitive ones are refused).")] = None) -> None:
     """Find faces and report their quality; nothing is stored."""
     attrs = [a for a in (attributes or "").split(",") if a.strip()]
-    emit(STATE.service.detect(actor(), read_image(image), attrs))
+    emit(STATE.service.matching.detect(actor(), read_image(image), attrs))
 
 
 # ---- audit and keys -----------------------------------------------------------------------
@@ -296,7 +297,7 @@ def detect(image: Path, attributes: Annotated[str | None, typer.Option(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the whole hash chain; names the first broken record."""
-    out = STATE.service.audit_verify(actor())
+    out = STATE.service.audit.verify(actor())
     emit(out, f"audit chain intact: {out['count']} records" if out["ok"]
          else f"audit chain BROKEN at record {out['first_broken']}: {out['reason']}")
     if not out["ok"]:
@@ -309,7 +310,7 @@ def audit_tail(n: Annotated[int, typer.Option("-n", help="How many records.")] =
                subject: Annotated[str | None, typer.Option()] = None,
                deployment: Annotated[str | None, typer.Option()] = None) -> None:
     """The latest audit records."""
-    rows = STATE.service.audit_tail(actor(), n, operation=operation, subject=subject,
+    rows = STATE.service.audit.tail(actor(), n, operation=operation, subject=subject,
                                     deployment=deployment)
     emit({"records": rows}, "\n".join(
         f"{r['seq']:>6} {r['at'][:19]} {r['actor']:18} {r['operation']:18} {r['decision']:8} "
@@ -321,20 +322,20 @@ def audit_tail(n: Annotated[int, typer.Option("-n", help="How many records.")] =
 def key_create(name: Annotated[str, typer.Option(help="Who or what uses the key.")],
                role: Annotated[str, typer.Option(help="|".join(ROLES))]) -> None:
     """Create an API key; it is shown once."""
-    out = STATE.service.create_key(actor(), name, role)
+    out = STATE.service.keys.create(actor(), name, role)
     emit(out, out["key"])
 
 
 @key_app.command("list")
 def key_list() -> None:
     """List API keys (never their secrets)."""
-    emit({"keys": STATE.service.list_keys(actor())})
+    emit({"keys": STATE.service.keys.all(actor())})
 
 
 @key_app.command("revoke")
 def key_revoke(key_id: str) -> None:
     """Revoke an API key."""
-    emit(STATE.service.revoke_key(actor(), key_id))
+    emit(STATE.service.keys.revoke(actor(), key_id))
 
 
 def main(argv: list[str] | None = None) -> None:

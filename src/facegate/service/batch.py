@@ -25,8 +25,9 @@ from facegate.engine import Engine, Face
 from facegate.errors import BadInput, FacegateError, NotFound
 from facegate.images import ImageLimits
 from facegate.progress import Progress
-from facegate.service.base import Actor
-from facegate.service.core import Facegate, enrolment_face
+from facegate.service.actors import Actor
+from facegate.service.facade import Facegate
+from facegate.service.faces import enrolment_face
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -121,8 +122,8 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
     skipped as already done, rejected images with reasons, references without consent)."""
     records = read_consents(consents_file)
     folders = subject_folders(folder)
-    service.get_deployment(actor, deployment_id)  # NotFound early
-    purpose = service.get_deployment(actor, deployment_id)["purpose"]
+    service.deployments.get(actor, deployment_id)  # NotFound early
+    purpose = service.deployments.get(actor, deployment_id)["purpose"]
     journal = Journal(service.settings.data_dir / "batches" / f"{deployment_id}.json")
     key = service.keyring.ref_digest
     todo = {ref: paths for ref, paths in folders.items()
@@ -135,7 +136,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
     }
     bar = Progress(sum(len(p) for p in todo.values()), "enrol", force=progress)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    for ref, results in _analysed(todo, workers, factory or service.engine_factory(),
+    for ref, results in _analysed(todo, workers, factory or service.recogniser.factory(),
                                   service.settings.image_limits):
         rec = records[ref]
         faces: list[Face | BadInput] = [
@@ -148,11 +149,11 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
         try:
             sid = _subject(service, actor, ref, rec["birth_date"])
             if not any(c["active"] and c["deployment"] == deployment_id
-                       for c in service.list_consents(actor, sid)):
-                service.grant_consent(actor, sid, deployment_id, purpose, rec["method"],
+                       for c in service.consents.all(actor, sid)):
+                service.consents.grant(actor, sid, deployment_id, purpose, rec["method"],
                                       rec["guardian_ref"], rec["guardian_relationship"])
             if any(isinstance(f, Face) for f in faces):
-                out = service.enrol(actor, sid, deployment_id, [], analysed=faces,
+                out = service.matching.enrol(actor, sid, deployment_id, [], analysed=faces,
                                     track_filing=False)
                 report["enrolled"] += 1
                 report["templates"] += len(out["templates"])
@@ -164,7 +165,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
                                       "rules": list(e.rules)})
         bar.update(len(results))
     if report["enrolled"]:
-        report["filing"] = service.filing_status(actor)  # counts persons, records the day
+        report["filing"] = service.filing.status(actor)  # counts persons, records the day
     return report
 
 
@@ -184,6 +185,6 @@ def _analysed(todo: dict[str, list[str]], workers: int, factory: Callable[[], En
 
 def _subject(service: Facegate, actor: Actor, ref: str, birth: date | None) -> str:
     try:
-        return service.find_subject(actor, ref)
+        return service.subjects.find(actor, ref)
     except NotFound:
-        return str(service.add_subject(actor, ref, birth)["id"])
+        return str(service.subjects.add(actor, ref, birth)["id"])

@@ -42,7 +42,7 @@ def router(service: Facegate) -> APIRouter:
 
     def session_of(request: Request) -> Session | None:
         s = read_session(signer, request)
-        if s is None or s.role not in CONSOLE_ROLES or not service.key_active(s.key_id):
+        if s is None or s.role not in CONSOLE_ROLES or not service.keys.active(s.key_id):
             return None
         return s
 
@@ -90,7 +90,7 @@ def router(service: Facegate) -> APIRouter:
         if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
             return page(request, "console/login.html", csrf=csrf, status_code=403,
                         error="expired", pack=service.settings.rule_pack)
-        found = service.key_of(api_key)
+        found = service.keys.key_of(api_key)
         if found is None or found[1].role not in CONSOLE_ROLES:
             return page(request, "console/login.html", csrf=csrf, status_code=401,
                         error="bad_key", pack=service.settings.rule_pack)
@@ -115,10 +115,10 @@ def router(service: Facegate) -> APIRouter:
             return RedirectResponse(LOGIN, status_code=303)
         who = actor(s)
         t = lang_of(request)
-        health = service.deployment_health(who)
-        filing = service.filing_status(who)
-        counts = service.person_counts(who)
-        refusals = service.refusals_by_rule(who)
+        health = service.dashboard.deployment_health(who)
+        filing = service.filing.status(who)
+        counts = service.dashboard.person_counts(who)
+        refusals = service.audit.refusals_by_rule(who)
         persons_chart = charts.line_chart(
             [(c["day"], c["persons"]) for c in counts],
             "人数变化" if t == "zh" else "Persons over time", filing["threshold"])
@@ -126,8 +126,8 @@ def router(service: Facegate) -> APIRouter:
                     persons_chart=persons_chart, refusals=refusals,
                     refusals_chart=charts.bar_chart(
                         refusals, "拒绝次数" if t == "zh" else "Refusals by rule"),
-                    deletions=service.deletion_counts(who),
-                    pending=len(service.list_rights_requests(who, "pending")))
+                    deletions=service.audit.deletion_counts(who),
+                    pending=len(service.rights.all(who, "pending")))
 
     # ---- deployments ----------------------------------------------------------------------
 
@@ -137,7 +137,8 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         return view(request, s, "console/deployments.html",
-                    health=service.deployment_health(actor(s)), decision=None, manifest_text="")
+                    health=service.dashboard.deployment_health(actor(s)), decision=None,
+                    manifest_text="")
 
     @r.post("/deployments")
     async def upload_manifest(request: Request, csrf: Annotated[str, Form()],
@@ -167,12 +168,12 @@ def router(service: Facegate) -> APIRouter:
             raw = yaml.safe_load(text) if text.strip() else None
             if not isinstance(raw, dict):
                 raise BadInput("paste or upload a YAML/JSON manifest (a mapping of fields)")
-            decision = service.check_deployment(raw, None, actor(s))
+            decision = service.deployments.check(raw, None, actor(s))
             ctx["decision"] = decision.to_dict()
             if action == "apply" and decision.allowed:
-                ctx["applied"] = service.apply_deployment(actor(s), raw)
+                ctx["applied"] = service.deployments.apply(actor(s), raw)
             elif action == "apply":
-                service.apply_deployment(actor(s), raw)  # refused: audited with its rules
+                service.deployments.apply(actor(s), raw)  # refused: audited with its rules
         except yaml.YAMLError as e:
             ctx["error"] = f"not valid YAML/JSON: {e}"
         except FacegateError as e:
@@ -181,7 +182,7 @@ def router(service: Facegate) -> APIRouter:
         if ctx["decision"] is not None and not ctx["decision"]["allowed"]:
             status = 403
         return view(request, s, "console/deployments.html", status_code=status,
-                    health=service.deployment_health(actor(s)), **ctx)
+                    health=service.dashboard.deployment_health(actor(s)), **ctx)
 
     @r.get("/deployments/{deployment_id}")
     def deployment(request: Request, deployment_id: str) -> Response:
@@ -190,9 +191,10 @@ def router(service: Facegate) -> APIRouter:
             return RedirectResponse(LOGIN, status_code=303)
         who = actor(s)
         try:
-            dep = service.get_deployment(who, deployment_id)
-            health = next(h for h in service.deployment_health(who) if h["id"] == deployment_id)
-            assessments = service.list_assessments(who, deployment_id)
+            dep = service.deployments.get(who, deployment_id)
+            health = next(h for h in service.dashboard.deployment_health(who)
+                          if h["id"] == deployment_id)
+            assessments = service.assessments.all(who, deployment_id)
         except FacegateError as e:
             return failed(request, s, e)
         return view(request, s, "console/deployment.html", dep=dep, health=health,
@@ -207,8 +209,8 @@ def router(service: Facegate) -> APIRouter:
             return RedirectResponse(LOGIN, status_code=303)
         lang = request.query_params.get("doc_lang", lang_of(request))
         try:
-            doc = (service.document(actor(s), "filing", lang=lang) if kind == "filing" else
-                   service.document(actor(s), kind, deployment_id, lang,
+            doc = (service.documents.make(actor(s), "filing", lang=lang) if kind == "filing" else
+                   service.documents.make(actor(s), kind, deployment_id, lang,
                                     request.query_params.get("size", "A4")))
         except FacegateError as e:
             return failed(request, s, e)
@@ -225,7 +227,7 @@ def router(service: Facegate) -> APIRouter:
         if not ref.strip():
             return view(request, s, "console/subjects.html", ref="", error=None)
         try:
-            sid = service.find_subject(actor(s), ref)
+            sid = service.subjects.find(actor(s), ref)
         except FacegateError as e:
             return view(request, s, "console/subjects.html", ref=ref, error=e.message,
                         status_code=e.http_status)
@@ -235,8 +237,8 @@ def router(service: Facegate) -> APIRouter:
                      receipt: dict[str, Any] | None = None, report: dict[str, Any] | None = None,
                      status_code: int = 200) -> Response:
         try:
-            subject = service.show_subject(actor(s), sid)
-            deployments = service.list_deployments(actor(s))
+            subject = service.subjects.show(actor(s), sid)
+            deployments = service.deployments.all(actor(s))
         except FacegateError as e:
             return failed(request, s, e)
         return view(request, s, "console/subject.html", subject=subject, flash=flash,
@@ -268,8 +270,8 @@ def router(service: Facegate) -> APIRouter:
               guardian_ref: Annotated[str, Form()] = "",
               guardian_relationship: Annotated[str, Form()] = "") -> Response:
         def do(s: Session) -> Response:
-            purpose = service.get_deployment(actor(s), deployment)["purpose"]
-            service.grant_consent(actor(s), sid, deployment, purpose, method,
+            purpose = service.deployments.get(actor(s), deployment)["purpose"]
+            service.consents.grant(actor(s), sid, deployment, purpose, method,
                                   guardian_ref or None, guardian_relationship or None)
             return subject_page(request, s, sid, flash="consent_recorded")
         return act(request, csrf, do)
@@ -279,18 +281,18 @@ def router(service: Facegate) -> APIRouter:
                  deployment: Annotated[str, Form()] = "") -> Response:
         return act(request, csrf, lambda s: subject_page(
             request, s, sid, flash="withdrawn",
-            receipt=service.withdraw_consent(actor(s), sid, deployment or None)))
+            receipt=service.consents.withdraw(actor(s), sid, deployment or None)))
 
     @r.post("/subjects/{sid}/delete")
     def delete(request: Request, sid: str, csrf: Annotated[str, Form()]) -> Response:
         return act(request, csrf, lambda s: view(
-            request, s, "console/deleted.html", receipt=service.delete_subject(actor(s), sid)))
+            request, s, "console/deleted.html", receipt=service.subjects.delete(actor(s), sid)))
 
     @r.post("/subjects/{sid}/access")
     def access(request: Request, sid: str, csrf: Annotated[str, Form()],
                verified: Annotated[bool, Form()] = False) -> Response:
         return act(request, csrf, lambda s: subject_page(
-            request, s, sid, report=service.access_request(actor(s), sid, verified)))
+            request, s, sid, report=service.rights.access(actor(s), sid, verified)))
 
     # ---- audit --------------------------------------------------------------------------
 
@@ -306,10 +308,10 @@ def router(service: Facegate) -> APIRouter:
             return RedirectResponse(LOGIN, status_code=303)
         filters = audit_filters(request)
         try:
-            records = service.audit_search(actor(s), 200, **filters)
+            records = service.audit.search(actor(s), 200, **filters)
         except FacegateError as e:
             return failed(request, s, e)
-        chain = service.audit_verify(actor(s)) if request.query_params.get("verify") else None
+        chain = service.audit.verify(actor(s)) if request.query_params.get("verify") else None
         query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
         return view(request, s, "console/audit.html", records=records, filters=filters,
                     chain=chain, query=query)
@@ -321,7 +323,7 @@ def router(service: Facegate) -> APIRouter:
             return RedirectResponse(LOGIN, status_code=303)
         if format not in ("csv", "json"):
             return denied(request, s, "format must be csv or json", 422)
-        body = service.audit_export(actor(s), format, **audit_filters(request))
+        body = service.audit.export(actor(s), format, **audit_filters(request))
         media = "text/csv" if format == "csv" else "application/json"
         return Response(body, media_type=f"{media}; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="facegate-audit.{format}"'})
@@ -334,7 +336,7 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         return view(request, s, "console/rules.html", rules=rules_catalogue(),
-                    fired=service.rule_fired_counts(actor(s)))
+                    fired=service.audit.rule_counts(actor(s)))
 
     @r.get("/requests")
     def requests(request: Request) -> Response:
@@ -342,7 +344,7 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         try:
-            items = service.list_rights_requests(actor(s))
+            items = service.rights.all(actor(s))
         except FacegateError as e:
             return failed(request, s, e)
         return view(request, s, "console/requests.html", items=items, done=None)
@@ -351,9 +353,9 @@ def router(service: Facegate) -> APIRouter:
     def handle(request: Request, rid: str, csrf: Annotated[str, Form()],
                verified: Annotated[str, Form()]) -> Response:
         def do(s: Session) -> Response:
-            done = service.handle_rights_request(actor(s), rid, verified == "yes")
+            done = service.rights.handle(actor(s), rid, verified == "yes")
             return view(request, s, "console/requests.html",
-                        items=service.list_rights_requests(actor(s)), done=done)
+                        items=service.rights.all(actor(s)), done=done)
         return act(request, csrf, do)
 
     return r

@@ -39,7 +39,7 @@ def router(service: Facegate) -> APIRouter:
 
     @r.get("/notice/{deployment_id}")
     def notice(request: Request, deployment_id: str) -> Response:
-        content = service.notice(deployment_id)
+        content = service.deployments.notice(deployment_id)
         lang = lang_of(request)
         view = {
             **content,
@@ -55,14 +55,14 @@ def router(service: Facegate) -> APIRouter:
 
     @r.get("/notice/{deployment_id}/pdf")
     def notice_pdf(request: Request, deployment_id: str) -> Response:
-        doc = service.document(None, "notice", deployment_id, lang_of(request))
+        doc = service.documents.make(None, "notice", deployment_id, lang_of(request))
         return Response(doc.pdf(), media_type="application/pdf",
                         headers={"Content-Disposition":
                                  f'inline; filename="notice-{deployment_id}.pdf"'})
 
     @r.get("/rights/{deployment_id}")
     def rights_form(request: Request, deployment_id: str) -> Response:
-        service.notice(deployment_id)  # 404 for an unknown deployment
+        service.deployments.notice(deployment_id)  # 404 for an unknown deployment
         token = secrets.token_urlsafe(24)
         out = page(request, "public/rights.html", deployment_id=deployment_id, csrf=token,
                    error=None, values={})
@@ -81,7 +81,7 @@ def router(service: Facegate) -> APIRouter:
                         error="The form expired; please send it again. / 表单已过期，请重新提交。")
         try:
             born = date.fromisoformat(birth_date) if birth_date.strip() else None
-            result = service.submit_rights_request(deployment_id, kind, ref, born, contact)
+            result = service.rights.submit(deployment_id, kind, ref, born, contact)
         except ValueError:
             return page(request, "public/rights.html", deployment_id=deployment_id, csrf=csrf,
                         values=values, status_code=422,

@@ -1,0 +1,144 @@
+"""The generated documents, in Simplified Chinese and English, as HTML and PDF: the notice and
+the sign (public, no personal data), the impact assessment report, the filing dossier and
+deletion receipts (the officer's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from facegate import documents
+from facegate.documents import Document
+from facegate.errors import BadInput, NotFound
+from facegate.policy.packs import get_pack
+from facegate.service import records
+from facegate.service.actors import Actor
+from facegate.service.audit_log import UowFactory
+from facegate.service.clock import Clock
+from facegate.service.deployments import Deployments
+from facegate.service.filing import Filing
+from facegate.service.gatekeeper import Gatekeeper
+from facegate.service.views import assessment_view
+from facegate.store.models import Deployment
+
+DOCUMENT_KINDS = ("notice", "sign", "pia", "filing", "receipt")
+
+SECURITY_MEASURES = [
+    "Templates encrypted at rest with AES-256-GCM under a per-subject key, itself wrapped by a "
+    "master key kept outside the data directory; deleting the key shreds every copy",
+    "Identity data (reference, birth date) sealed and stored apart from templates, linked only "
+    "by a pseudonym (storage.separate-identity)",
+    "No original face image or video is kept: images are decoded in memory and dropped "
+    "(images.no-retention)",
+    "Role-based API keys (operator, officer, auditor); every operation passes the policy gate",
+    "Append-only, SHA-256 hash-chained audit trail, verifiable offline (security.controls)",
+    "Automatic deletion when retention ends, on withdrawal and when a deployment ends "
+    "(retention.minimum, consent.withdraw)",
+]
+SECURITY_MEASURES_ZH = [
+    "人脸模板以每人独立密钥进行 AES-256-GCM 加密存储，该密钥由存放于数据目录之外的主密钥封装；"
+    "删除密钥即令所有副本不可读",
+    "身份信息（编号、出生日期）加密后与人脸模板分开存储，仅以假名标识关联（storage.separate-identity）",
+    "不保存原始人脸图像或视频：图像仅在内存中解码后即丢弃（images.no-retention）",
+    "按角色授权的接口密钥（操作员、合规专员、审计员）；每项操作均经策略闸门判定",
+    "只可追加、SHA-256 哈希链式的审计日志，可离线校验（security.controls）",
+    "保存期限届满、撤回同意或部署终止时自动删除（retention.minimum、consent.withdraw）",
+]
+PROCESSING_RULES_ZH = [
+    "人脸信息仅在已登记部署中用于声明的目的，并以单独同意或所援引的法律为依据"
+    "（purpose.bound、consent.separate、consent.lawful-basis）",
+    "任何人均可拒绝人脸识别并使用非生物特征替代方式，服务不受影响"
+    "（alternative.required、coercion.prohibited）",
+    "不满十四周岁者的人脸信息，仅在取得监护人同意并依处理者的未成年人信息处理规则处理"
+    "（consent.guardian-under-14）",
+    "撤回同意与删除请求即时执行并出具删除回执（consent.withdraw、rights.delete）；"
+    "查阅请求依法答复（rights.access）",
+    "不分析种族、民族、宗教信仰、健康状况、社会阶层等敏感个人特征（attributes.sensitive）",
+]
+PROCESSING_RULES = [
+    "Face data is processed only for the declared purpose at the registered deployment, under "
+    "a separate consent or a cited law (purpose.bound, consent.separate, consent.lawful-basis)",
+    "Every person may refuse and use the non-biometric alternative with no loss of service "
+    "(alternative.required, coercion.prohibited)",
+    "Persons under 14 are processed only with a guardian's consent under the operator's rules "
+    "for minors (consent.guardian-under-14)",
+    "Withdrawal and deletion requests are carried out at once, with a deletion receipt "
+    "(consent.withdraw, rights.delete); access requests are answered (rights.access)",
+    "No analysis of race, ethnicity, religion, health, social class or other sensitive traits "
+    "(attributes.sensitive)",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Documents:
+    uow: UowFactory
+    gate: Gatekeeper
+    clock: Clock
+    deployments: Deployments
+    filing: Filing
+
+    def make(self, actor: Actor | None, kind: str, deployment_id: str | None = None,
+             lang: str = "zh", size: str = "A4", receipt: dict[str, Any] | None = None
+             ) -> Document:
+        """Build a document: ``notice`` and ``sign`` are public (no personal data); the
+        assessment, the dossier and receipts need the officer's role."""
+        if kind not in DOCUMENT_KINDS:
+            raise BadInput(f"kind must be one of {', '.join(DOCUMENT_KINDS)}")
+        if lang not in ("zh", "en"):
+            raise BadInput("lang must be zh or en")
+        if kind not in ("notice", "sign"):
+            if actor is None:
+                raise BadInput("this document needs an authorised caller")
+            self.gate.role(actor, "documents", deployment=deployment_id)
+        if kind == "receipt":
+            if not receipt or "sha256" not in receipt:
+                raise BadInput("a deletion receipt is needed (the JSON a withdrawal or "
+                               "deletion returned)")
+            return documents.deletion_receipt(receipt, lang)
+        if kind == "filing":
+            assert actor is not None
+            return documents.filing_dossier(self._dossier(actor, lang), lang)
+        if deployment_id is None:
+            raise BadInput(f"a {kind} is made for a deployment: give its id")
+        with self.uow() as uow:
+            dep, manifest = records.deployment(uow.session, deployment_id)
+            raw = manifest.model_dump(mode="json")
+            last = records.assessment(uow.session, dep)
+            pia = assessment_view(last) if last else None
+        url = self.deployments.notice_url(deployment_id)
+        if kind == "notice":
+            content = self.deployments.notice(deployment_id) | {"url": url,
+                                                                "rule_pack": dep.rule_pack}
+            return documents.notice(content, lang)
+        if kind == "sign":
+            if size not in ("A4", "A3"):
+                raise BadInput("size must be A4 or A3")
+            return documents.sign(raw, url, size)
+        if pia is None:
+            raise NotFound(f"{deployment_id} has no impact assessment yet",
+                           rules=["pia.before-use"])
+        return documents.impact_assessment(pia, raw, lang)
+
+    def _dossier(self, actor: Actor, lang: str) -> dict[str, Any]:
+        status = self.filing.status(actor)
+        pack = get_pack(self.gate.rule_pack)
+        with self.uow() as uow:
+            s = uow.session
+            deps = list(s.execute(select(Deployment).where(Deployment.status == "active")
+                                  .order_by(Deployment.id)).scalars())
+            manifests = [dict(d.manifest) for d in deps]
+            assessments = [assessment_view(a) for a in
+                           (records.assessment(s, d) for d in deps) if a is not None]
+        operator = (manifests[0].get("operator") if manifests else None) or {}
+        return {"pack": pack.name, "authority": pack.params["filing_authority"],
+                "generated_on": self.clock.today().isoformat(), "operator": operator,
+                "persons": status["persons"], "threshold": status["threshold"],
+                "crossed_on": status["crossed_on"],
+                "due_on": next((t["due_on"] for t in status["tasks"]
+                                if t["kind"] == "filing"), None),
+                "reasons": status["reasons"], "deployments": manifests,
+                "security_measures": SECURITY_MEASURES_ZH if lang == "zh" else SECURITY_MEASURES,
+                "processing_rules": PROCESSING_RULES_ZH if lang == "zh" else PROCESSING_RULES,
+                "assessments": assessments}

@@ -1,0 +1,47 @@
+"""Housekeeping (``retention.minimum``): every template whose retention ended is deleted, and
+a filing duty that arose is recorded. Run by ``facegate housekeeping`` and periodically by the
+service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from facegate.service.actors import Actor
+from facegate.service.audit_log import AuditLog, UowFactory
+from facegate.service.clock import Clock
+from facegate.service.filing import Filing
+from facegate.service.gatekeeper import Gatekeeper
+from facegate.service.indexes import IndexRegistry
+
+
+@dataclass(frozen=True, kw_only=True)
+class Housekeeping:
+    uow: UowFactory
+    gate: Gatekeeper
+    audit: AuditLog
+    clock: Clock
+    indexes: IndexRegistry
+    filing: Filing
+
+    def run(self, actor: Actor) -> dict[str, Any]:
+        """Delete the expired templates; a report of what went and any filing warnings."""
+        decision = self.gate.role(actor, "housekeeping")
+        now = self.clock.now()
+        with self.uow() as uow, self.indexes.lock:
+            gone = uow.templates.delete_expired(decision.permit(), now)
+            status = self.filing.compute(uow.session)
+            deps = sorted({t.deployment_id for t in gone})
+            by_subject: dict[str, int] = {}
+            for t in gone:
+                by_subject[t.subject_id] = by_subject.get(t.subject_id, 0) + 1
+            self.audit.record(uow.session, actor, "housekeeping", "allowed",
+                              ["retention.minimum"],
+                              detail={"expired_templates": len(gone), "deployments": deps,
+                                      "subjects": len(by_subject)})
+            for dep in deps:
+                self.indexes.forget(dep)
+            self.indexes.commit_or_invalidate(uow)
+        return {"at": now.isoformat(), "expired_templates": len(gone),
+                "subjects": len(by_subject), "deployments": deps,
+                "filing_warnings": status.warnings}

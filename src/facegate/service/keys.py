@@ -1,0 +1,99 @@
+"""API keys (``security.controls``): created with a role, stored only as a digest, revoked;
+and who a presented key is."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from facegate.errors import BadInput, NotFound
+from facegate.service.actors import ROLES, Actor
+from facegate.service.audit_log import AuditLog, UowFactory
+from facegate.service.clock import Clock
+from facegate.service.gatekeeper import Gatekeeper
+from facegate.store.models import ApiKey
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Keys:
+    uow: UowFactory
+    gate: Gatekeeper
+    audit: AuditLog
+    clock: Clock
+
+    def create(self, actor: Actor, name: str, role: str) -> dict[str, Any]:
+        """A new key; its value is shown once and kept only as a digest."""
+        if role not in ROLES:
+            raise BadInput(f"role must be one of {', '.join(ROLES)}")
+        self.gate.role(actor, "key.manage")
+        key = "fg_" + secrets.token_urlsafe(32)
+        kid = "key_" + secrets.token_hex(6)
+        with self.uow() as uow:
+            uow.session.add(ApiKey(id=kid, name=name, role=role, digest=key_digest(key),
+                                   created_at=self.clock.now()))
+            self.audit.record(uow.session, actor, "key.create", "allowed",
+                              ["security.controls"],
+                              detail={"key": kid, "name": name, "role": role})
+            uow.commit()
+        return {"id": kid, "name": name, "role": role, "key": key}
+
+    def all(self, actor: Actor) -> list[dict[str, Any]]:
+        self.gate.role(actor, "key.manage")
+        with self.uow() as uow:
+            return [{"id": k.id, "name": k.name, "role": k.role,
+                     "created_at": k.created_at.isoformat(),
+                     "revoked": k.revoked_at is not None}
+                    for k in uow.session.execute(select(ApiKey).order_by(ApiKey.created_at))
+                    .scalars()]
+
+    def revoke(self, actor: Actor, key_id: str) -> dict[str, Any]:
+        self.gate.role(actor, "key.manage")
+        with self.uow() as uow:
+            k = uow.session.get(ApiKey, key_id)
+            if k is None:
+                raise NotFound(f"no API key {key_id!r}")
+            k.revoked_at = self.clock.now()
+            self.audit.record(uow.session, actor, "key.revoke", "allowed",
+                              ["security.controls"], detail={"key": key_id})
+            uow.commit()
+        return {"id": key_id, "revoked": True}
+
+    def _active(self, key: str) -> ApiKey | None:
+        with self.uow() as uow:
+            return uow.session.execute(select(ApiKey).where(
+                ApiKey.digest == key_digest(key), ApiKey.revoked_at.is_(None))
+            ).scalar_one_or_none()
+
+    def authenticate(self, key: str | None) -> Actor | None:
+        """The actor of an unrevoked key, or None."""
+        if not key:
+            return None
+        k = self._active(key)
+        return Actor(f"key:{k.name}", k.role) if k else None
+
+    def key_of(self, key: str | None) -> tuple[str, Actor] | None:
+        """The key's id and actor (for a console session), or None."""
+        if not key:
+            return None
+        k = self._active(key.strip())
+        return (k.id, Actor(f"key:{k.name}", k.role)) if k else None
+
+    def active(self, key_id: str) -> bool:
+        """A console session lives only while its key is not revoked."""
+        with self.uow() as uow:
+            k = uow.session.get(ApiKey, key_id)
+            return k is not None and k.revoked_at is None
+
+    def any(self) -> bool:
+        """Whether any key was ever created."""
+        with self.uow() as uow:
+            return bool(uow.session.execute(select(func.count()).select_from(ApiKey))
+                        .scalar_one())

@@ -1,0 +1,101 @@
+"""What the service returns about its records: plain dicts for the interfaces, never a
+template's values; digests and deletion receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from facegate.engine import Face
+from facegate.policy import Manifest
+from facegate.store.models import Assessment, Consent, Deployment, Template
+
+
+def digest_of(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False,
+                                     default=str).encode()).hexdigest()
+
+
+def notice_content(m: Manifest) -> dict[str, Any]:
+    """The notice a person is shown before capture (``notice.required``), from the manifest."""
+    alt = m.alternative
+    return {
+        "deployment": m.id, "name": m.name,
+        "operator": {"name": m.operator.name, "contact": m.operator.contact},
+        "purpose": m.purpose, "necessity": m.necessity, "least_impact": m.least_impact,
+        "method": {"verify": "1:1 verification against your own template",
+                   "identify": "1:N identification against the enrolled gallery"}.get(m.mode),
+        "retention_days": m.retention_days,
+        "capture_area": m.location.capture_area,
+        "alternative": {"method": alt.method, "description": alt.description} if alt else None,
+        "rights": {
+            "en": "You may refuse face recognition and use the alternative without any loss of "
+                  "service; you may withdraw consent at any time, which deletes your face data "
+                  "at once; you may ask what face data is held about you and have it deleted. "
+                  f"Contact: {m.operator.contact}.",
+            "zh": "您可以拒绝人脸识别并使用替代方式，服务不受影响；您可以随时撤回同意，"
+                  "撤回后您的人脸信息将立即删除；您可以查阅并要求删除您的人脸信息。"
+                  f"联系方式：{m.operator.contact}。",
+        },
+        "images_kept": False,
+    }
+
+
+def receipt(operation: str, subject_id: str, now: datetime, gone: list[Template],
+            index_entries: int, rule_pack: str, **extra: Any) -> dict[str, Any]:
+    """A deletion receipt (``consent.withdraw``, ``rights.delete``), with its own digest."""
+    body = {
+        "operation": operation, "subject": subject_id, "at": now.isoformat(),
+        "deleted": {"templates": [t.id for t in gone], "index_entries": index_entries,
+                    **{k: v for k, v in extra.items() if k != "deployments"}},
+        "deployments": extra.get("deployments", sorted({t.deployment_id for t in gone})),
+        "rules": ["consent.withdraw", "rights.delete"],
+        "rule_pack": rule_pack,
+    }
+    return {**body, "sha256": digest_of(body)}
+
+
+def deployment_view(d: Deployment) -> dict[str, Any]:
+    return {"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
+            "rule_pack": d.rule_pack, "status": d.status, "notice_version": d.notice_version,
+            "updated_at": d.updated_at.isoformat()}
+
+
+def consent_view(c: Consent) -> dict[str, Any]:
+    return {"id": c.id, "subject": c.subject_id, "deployment": c.deployment_id,
+            "purpose": c.purpose, "notice_version": c.notice_version, "method": c.method,
+            "storage_location": c.storage_location, "guardian_ref": c.guardian_ref,
+            "guardian_relationship": c.guardian_relationship,
+            "granted_at": c.granted_at.isoformat(), "granted_by": c.granted_by,
+            "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
+            "active": c.withdrawn_at is None}
+
+
+def template_view(t: Template) -> dict[str, Any]:
+    return {"id": t.id, "deployment": t.deployment_id, "engine": t.engine,
+            "model_version": t.model_version, "created_at": t.created_at.isoformat(),
+            "expires_at": t.expires_at.isoformat(), "quality": t.quality}
+
+
+def assessment_view(a: Assessment) -> dict[str, Any]:
+    return {"deployment": a.deployment_id, "version": a.version, "purpose": a.purpose,
+            "mode": a.mode, "assessor": a.assessor, "assessed_on": a.assessed_on.isoformat(),
+            "keep_until": a.keep_until.isoformat(), "sections": dict(a.sections),
+            "conclusion": a.conclusion, "stale": a.stale_reason is not None,
+            "stale_reason": a.stale_reason}
+
+
+def quality_view(face: Face) -> dict[str, Any]:
+    q = face.quality
+    return {"size": q.size, "detector_score": round(q.detector_score, 3),
+            "sharpness": round(q.sharpness, 1), "brightness": round(q.brightness, 1),
+            "yaw": round(q.yaw, 1), "roll": round(q.roll, 1), "pitch": round(q.pitch, 1),
+            "issues": list(q.issues), "detector": face.detector}
+
+
+def face_view(face: Face) -> dict[str, Any]:
+    b = face.box
+    return {"box": {"left": b.left, "top": b.top, "right": b.right, "bottom": b.bottom},
+            "quality": quality_view(face)}
