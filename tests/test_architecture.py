@@ -177,3 +177,49 @@ def test_every_module_says_what_it_is_for_and_stays_readable() -> None:
     bare = [m for m, p in modules().items()
             if p.stat().st_size and ast.get_docstring(ast.parse(p.read_text())) is None]
     assert bare == []
+
+
+def test_a_use_case_is_built_from_its_collaborators_alone(data_dir: Path) -> None:
+    """No facade, no other use case: the unit of work, the gate, the audit log and the clock
+    are enough to run the key use cases, and their records join the one audit chain."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import sessionmaker
+
+    from facegate.crypto import KeyRing, load_master_key
+    from facegate.errors import Refused
+    from facegate.service import Actor, Facegate, Settings
+    from facegate.service.audit_log import AuditLog
+    from facegate.service.audit_queries import AuditQueries
+    from facegate.service.clock import Clock
+    from facegate.service.gatekeeper import Gatekeeper
+    from facegate.service.keys import Keys
+    from facegate.store import db
+    from facegate.store.uow import UnitOfWork
+
+    settings = Settings(data_dir=data_dir)
+    Facegate.initialise(settings)
+    engine = db.make_engine(db.sqlite_url(data_dir))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    keyring = KeyRing(load_master_key(data_dir))
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(sessions, keyring)
+
+    clock = Clock(lambda: datetime(2026, 3, 2, 9, tzinfo=UTC), settings.tz)
+    audit = AuditLog(uow, clock)
+    gate = Gatekeeper(audit, clock, settings.rule_pack)
+    keys = Keys(uow=uow, gate=gate, audit=audit, clock=clock)
+    trail = AuditQueries(uow=uow, gate=gate, audit=audit, clock=clock)
+    admin = Actor("root", "admin")
+    made = keys.create(admin, "door-1", "operator")
+    assert keys.authenticate(made["key"]) == Actor("key:door-1", "operator")
+    with pytest.raises(Refused) as refused:
+        keys.create(Actor("key:door-1", "operator"), "mine", "admin")
+    assert list(refused.value.rules) == ["security.controls"]
+    records = trail.tail(Actor("audit", "auditor"), 5)
+    assert [(r["operation"], r["decision"]) for r in records] == [
+        ("key.create", "allowed"), ("key.manage", "refused")]
+    assert all(r["at"].startswith("2026-03-02") for r in records)
+    assert trail.verify(Actor("audit", "auditor"))["ok"]
+    engine.dispose()
