@@ -1,0 +1,277 @@
+"""The operator's duties and the person's requests: impact assessments, the filing duty,
+housekeeping, manual reviews, rights requests, exports, and documents as PDF or HTML."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from facegate.api.deps import Service, Who, document
+from facegate.api.schemas import ConsentOut, DecisionOut, DeletionReceipt, TemplateOut
+
+router = APIRouter()
+
+
+class AssessmentIn(BaseModel):
+    assessor: str = Field(min_length=1, max_length=200)
+    assessed_on: date | None = None
+    sections: dict[str, str] = Field(description="lawfulness, impact, risks, protections")
+    conclusion: str = Field(min_length=1)
+
+
+class IncidentIn(BaseModel):
+    what: str = Field(min_length=1, max_length=500)
+
+
+class FilingIn(BaseModel):
+    kind: Literal["filing", "change", "deregister"] = "filing"
+    filed_on: date
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class ReviewIn(BaseModel):
+    deployment: str
+    transaction: str = Field(min_length=1, max_length=100)
+    staff: str | None = Field(default=None, description="The staff member who checked.")
+    outcome: Literal["confirmed", "rejected"] | None = None
+    subject: str | None = None
+
+
+class AssessmentOut(BaseModel):
+    deployment: str
+    version: int
+    purpose: str
+    mode: str
+    assessor: str
+    assessed_on: str
+    keep_until: str = Field(description="Kept at least until this day.")
+    sections: dict[str, str]
+    conclusion: str
+    stale: bool
+    stale_reason: str | None
+
+
+class AssessmentDeleted(BaseModel):
+    deployment: str
+    version: int
+    deleted: bool
+
+
+class IncidentOut(BaseModel):
+    deployment: str
+    assessment: int = Field(description="The version made stale.")
+    stale: bool
+
+
+class FilingTask(BaseModel):
+    kind: str
+    rule: str
+    started_on: str
+    due_on: str | None = Field(description="Null where the year's working days are unknown.")
+    filed_on: str | None
+    detail: str
+    overdue: bool
+    working_days_left: int | None
+
+
+class FilingWarning(BaseModel):
+    level: str
+    rule: str
+    en: str
+    zh: str
+
+
+class FilingStatusOut(BaseModel):
+    pack: str
+    persons: int
+    threshold: int
+    inclusive: bool
+    authority: str
+    required: bool
+    reasons: list[str]
+    crossed_on: str | None = Field(description="The day the filing duty arose.")
+    as_of: str
+    tasks: list[FilingTask]
+    warnings: list[FilingWarning]
+    what_to_file: list[str]
+    working_days: int
+
+
+class HousekeepingOut(BaseModel):
+    at: str
+    expired_templates: int
+    subjects: int
+    deployments: list[str]
+    filing_warnings: list[FilingWarning]
+
+
+class ReviewOut(BaseModel):
+    deployment: str
+    transaction: str
+    staff: str | None
+    outcome: str | None
+    approved: bool
+    decision: DecisionOut
+
+
+class RightsIn(BaseModel):
+    subject: str
+    requester_verified: bool = Field(
+        default=False, description="The requester's identity was checked by the officer.")
+
+
+class ExportIn(BaseModel):
+    basis: str | None = Field(default=None, description="The law or separate consent.")
+    with_identity: bool = False
+
+
+class HeldAt(BaseModel):
+    """A deployment the person's consents name."""
+
+    id: str
+    name: str | None
+    purpose: str
+    mode: str
+    operator: dict[str, Any] | None = Field(description="As the manifest names it.")
+
+
+class AccessOut(BaseModel):
+    subject: str
+    decision: DecisionOut
+    deployments: list[HeldAt]
+    consents: list[ConsentOut]
+    templates: list[TemplateOut]
+    images_kept: int
+    how_to_delete: str
+
+
+class RightsDeletion(DeletionReceipt):
+    request: str
+
+
+class ExportedTemplate(BaseModel):
+    id: str
+    deployment: str
+    engine: str
+    model_version: str
+    expires_at: str
+    vector: list[float]
+
+
+class ExportOut(BaseModel):
+    subject: str = Field(description="The pseudonym; no identity leaves with it.")
+    basis: str | None
+    templates: list[ExportedTemplate]
+    decision: DecisionOut
+
+
+# ---- impact assessments -------------------------------------------------------------------------
+
+@router.post("/v1/deployments/{deployment_id}/assessments", status_code=201,
+             tags=["assessments"], response_model=AssessmentOut)
+def record_assessment(who: Who, service: Service, deployment_id: str,
+                      body: AssessmentIn) -> dict[str, Any]:
+    """Record an impact assessment (four sections); no deployment is used without one."""
+    return service.assessments.record(who, deployment_id, body.model_dump())
+
+
+@router.get("/v1/deployments/{deployment_id}/assessments", tags=["assessments"],
+            response_model=list[AssessmentOut])
+def list_assessments(who: Who, service: Service, deployment_id: str) -> list[dict[str, Any]]:
+    return service.assessments.all(who, deployment_id)
+
+
+@router.delete("/v1/deployments/{deployment_id}/assessments/{version}", tags=["assessments"],
+               response_model=AssessmentDeleted)
+def delete_assessment(who: Who, service: Service, deployment_id: str,
+                      version: int) -> dict[str, Any]:
+    """Refused while the assessment must be kept (three years)."""
+    return service.assessments.delete(who, deployment_id, version)
+
+
+@router.post("/v1/deployments/{deployment_id}/incidents", tags=["assessments"],
+             response_model=IncidentOut)
+def report_incident(who: Who, service: Service, deployment_id: str,
+                    body: IncidentIn) -> dict[str, Any]:
+    """A major incident makes the assessment stale until reassessed."""
+    return service.assessments.incident(who, deployment_id, body.what)
+
+
+# ---- transactions of major interest -------------------------------------------------------------
+
+@router.post("/v1/transactions/review", tags=["faces"], response_model=ReviewOut)
+def review_transaction(who: Who, service: Service, body: ReviewIn) -> dict[str, Any]:
+    """A named staff member's manual check decides a transaction of major interest."""
+    return service.reviews.review(who, body.deployment, body.transaction, body.staff,
+                                  body.outcome, body.subject)
+
+
+# ---- the filing duty, housekeeping --------------------------------------------------------------
+
+@router.get("/v1/filing", tags=["compliance"], response_model=FilingStatusOut)
+def filing_status(who: Who, service: Service) -> dict[str, Any]:
+    """Persons counted, threshold, dates, tasks and warnings (filing.threshold)."""
+    return service.filing.status(who)
+
+
+@router.post("/v1/filing", tags=["compliance"], response_model=FilingStatusOut)
+def record_filing(who: Who, service: Service, body: FilingIn) -> dict[str, Any]:
+    return service.filing.record(who, body.kind, body.filed_on, body.reference)
+
+
+@router.post("/v1/housekeeping", tags=["compliance"], response_model=HousekeepingOut)
+def housekeeping(who: Who, service: Service) -> dict[str, Any]:
+    """Delete expired templates now (the service also runs this periodically)."""
+    return service.housekeeping.run(who)
+
+
+# ---- the person's requests ----------------------------------------------------------------------
+
+@router.post("/v1/rights/access", tags=["rights"], response_model=AccessOut)
+def access_request(who: Who, service: Service, body: RightsIn) -> dict[str, Any]:
+    """What face data is held about the person (rights.access)."""
+    return service.rights.access(who, body.subject, body.requester_verified)
+
+
+@router.post("/v1/rights/delete", tags=["rights"], response_model=RightsDeletion)
+def deletion_request(who: Who, service: Service, body: RightsIn) -> dict[str, Any]:
+    """Delete the person's face data; returns a deletion receipt (rights.delete)."""
+    return service.rights.delete(who, body.subject, body.requester_verified)
+
+
+@router.post("/v1/subjects/{subject_id}/export", tags=["rights"],
+             response_model=ExportOut)
+def export_templates(who: Who, service: Service, subject_id: str,
+                     body: ExportIn) -> dict[str, Any]:
+    """Templates leave only under a cited basis, pseudonymous (storage.on-device)."""
+    return service.exports.templates(who, subject_id, body.basis, body.with_identity)
+
+
+# ---- documents ----------------------------------------------------------------------------------
+
+@router.get("/v1/deployments/{deployment_id}/documents/{kind}", tags=["documents"])
+def get_document(who: Who, service: Service, deployment_id: str,
+                 kind: Literal["notice", "sign", "pia"],
+                 lang: Literal["zh", "en"] = "zh", size: Literal["A4", "A3"] = "A4",
+                 format: Literal["pdf", "html"] = "pdf") -> Response:
+    """The deployment's notice, reminder sign or impact assessment report."""
+    service.deployments.get(who, deployment_id)  # role check: deployment.read
+    return document(service.documents.make(who, kind, deployment_id, lang, size), format)
+
+
+@router.post("/v1/documents/receipt", tags=["documents"])
+def receipt_document(who: Who, service: Service, receipt: dict[str, Any],
+                     lang: Literal["zh", "en"] = "zh",
+                     format: Literal["pdf", "html"] = "pdf") -> Response:
+    """A deletion receipt (the JSON a withdrawal or deletion returned) as a document."""
+    return document(service.documents.make(who, "receipt", lang=lang, receipt=receipt), format)
+
+
+@router.get("/v1/filing/dossier", tags=["compliance"])
+def filing_dossier(who: Who, service: Service, lang: Literal["zh", "en"] = "zh",
+                   format: Literal["pdf", "html"] = "pdf") -> Response:
+    return document(service.documents.make(who, "filing", lang=lang), format)

@@ -1,0 +1,73 @@
+"""Consents and the person's choices: a separate consent recorded after the notice, the
+consents held, withdrawal (the templates are gone before it returns), and the choice of the
+alternative, recorded where face recognition was offered (``coercion.prohibited``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from facegate.api.deps import Service, Who
+from facegate.api.schemas import Alternative, ConsentOut, DecisionOut, DeletionReceipt
+
+router = APIRouter()
+
+
+class ConsentIn(BaseModel):
+    subject: str
+    deployment: str
+    purpose: str
+    method: Literal["electronic", "written"] = "electronic"
+    guardian_ref: str | None = None
+    guardian_relationship: str | None = None
+    notice_version: int | None = Field(default=None, description="Default: the current one.")
+
+
+class WithdrawIn(BaseModel):
+    subject: str
+    deployment: str | None = Field(default=None, description="Omit to withdraw everywhere.")
+
+
+class DeclineIn(BaseModel):
+    deployment: str
+    subject: str | None = None
+    transaction: str | None = Field(default=None, description="Not prompted again in it.")
+
+
+class ConsentGranted(ConsentOut):
+    decision: DecisionOut
+
+
+class Declined(BaseModel):
+    deployment: str
+    recorded: bool
+    alternative: Alternative | None = Field(description="The deployment's alternative.")
+    message: str
+
+
+@router.post("/v1/consents", status_code=201, tags=["consents"],
+             response_model=ConsentGranted)
+def grant_consent(who: Who, service: Service, body: ConsentIn) -> dict[str, Any]:
+    return service.consents.grant(who, body.subject, body.deployment, body.purpose,
+                                  body.method, body.guardian_ref,
+                                  body.guardian_relationship, body.notice_version)
+
+
+@router.post("/v1/consents/withdraw", tags=["consents"], response_model=DeletionReceipt)
+def withdraw_consent(who: Who, service: Service, body: WithdrawIn) -> dict[str, Any]:
+    """Withdraw: templates and index entries are gone before this returns."""
+    return service.consents.withdraw(who, body.subject, body.deployment)
+
+
+@router.get("/v1/consents", tags=["consents"], response_model=list[ConsentOut])
+def list_consents(who: Who, service: Service, subject: str | None = None,
+                  deployment: str | None = None) -> list[dict[str, Any]]:
+    return service.consents.all(who, subject, deployment)
+
+
+@router.post("/v1/decline", tags=["faces"], response_model=Declined)
+def decline(who: Who, service: Service, body: DeclineIn) -> dict[str, Any]:
+    """The person chose the alternative: recorded, never penalised."""
+    return service.consents.decline(who, body.deployment, body.subject, body.transaction)

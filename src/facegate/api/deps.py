@@ -1,0 +1,68 @@
+"""What every resource's routes share: the caller from the API key (``Who``), the service,
+uploads within the size limit, documents and error bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+
+from facegate.documents import Document
+from facegate.errors import ImageTooLarge
+from facegate.service import Actor, Facegate
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
+                       description="An API key made by `facegate key create` or `facegate init`.")
+
+
+class Unauthorised(Exception):
+    """No valid API key came with the request (401, ``security.controls``)."""
+
+
+def _service(request: Request) -> Facegate:
+    service: Facegate = request.app.state.service
+    return service
+
+
+def _actor(request: Request, key: Annotated[str | None, Depends(API_KEY)]) -> Actor:
+    """The caller, from the API key; no endpoint works without one."""
+    who = _service(request).keys.authenticate(key)
+    if not isinstance(who, Actor):
+        raise Unauthorised()
+    return who
+
+
+Who = Annotated[Actor, Depends(_actor)]
+Service = Annotated[Facegate, Depends(_service)]
+
+
+def read_image(service: Facegate, upload: UploadFile) -> bytes:
+    """An uploaded image's bytes; more than the installation's limit is refused (413)."""
+    max_bytes = service.settings.image_limits.max_bytes
+    data = upload.file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"{upload.filename or 'the image'} is larger than "
+                            f"{max_bytes} bytes")
+    return data
+
+
+def attrs(value: str | None) -> list[str]:
+    """Requested face attributes, from a comma-separated form or query value."""
+    return [a for a in (value or "").split(",") if a.strip()]
+
+
+def document(doc: Document, fmt: str) -> Response:
+    """A generated document as HTML, or as an inline PDF named after its kind and language."""
+    if fmt == "html":
+        return HTMLResponse(doc.html)
+    name = f"{doc.kind}-{doc.lang}.pdf"
+    return Response(doc.pdf(), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+def error(status: int, body: dict[str, Any]) -> JSONResponse:
+    """An error body (``error``, ``message``, and ``rules`` where rules decided) with its
+    status."""
+    return JSONResponse(status_code=status, content=body)
