@@ -28,7 +28,8 @@ _lock = threading.Lock()
 def engine_factory(config: str | Path | None = None) -> Callable[[], Engine]:
     """How to build the configured engine, in this process or a worker ("spawn"-picklable):
     the operator's ONNX model when ``config`` names one, else dlib or, with
-    ``FACEGATE_ENGINE=fast``, the same network run by onnxruntime."""
+    ``FACEGATE_ENGINE=fast``, the same network run by onnxruntime, or with
+    ``FACEGATE_ENGINE=sface`` YuNet + SFace."""
     if config is not None:
         from facegate.engine.onnx_engine import engine_from_config
 
@@ -38,11 +39,15 @@ def engine_factory(config: str | Path | None = None) -> Callable[[], Engine]:
         from facegate.engine.dlib_onnx import FastDlibEngine
 
         return FastDlibEngine
+    if kind == "sface":
+        from facegate.engine.sface_engine import SfaceEngine
+
+        return SfaceEngine
     if kind == "dlib":
         from facegate.engine.dlib_engine import DlibEngine
 
         return DlibEngine
-    raise ValueError(f"FACEGATE_ENGINE must be dlib or fast, not {kind!r}")
+    raise ValueError(f"FACEGATE_ENGINE must be dlib, fast or sface, not {kind!r}")
 
 
 def default_engine() -> Engine:
