@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from facegate.engine import engine_factory
 from facegate.engine.calibration import (
     FMR_TARGETS,
     TemplateCache,
@@ -35,8 +36,9 @@ from facegate.engine.calibration import (
 )
 from facegate.engine.dlib_engine import DlibEngine
 from facegate.engine.dlib_onnx import FastDlibEngine
+from facegate.engine.sface_engine import SfaceEngine
 
-ENGINES = {"dlib": DlibEngine, "fast": FastDlibEngine}
+ENGINES = {"dlib": DlibEngine, "fast": FastDlibEngine, "sface": SfaceEngine}
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw"
 
@@ -78,15 +80,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, help="processes (default: every core)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--engine", choices=sorted(ENGINES), default="dlib",
-                    help="dlib (the reference) or fast (the same network run by onnxruntime)")
+    ap.add_argument("--engine", choices=sorted(ENGINES),
+                    help="sface (YuNet + SFace), dlib, or fast (dlib's network run by "
+                         "onnxruntime); default: the installation's engine (FACEGATE_ENGINE)")
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "lfw-roc-det.png")
     args = ap.parse_args(argv)
 
     pairs = read_pairs(args.lfw / "pairs.txt")
     if args.limit:
         pairs = random.Random(args.seed).sample(pairs, min(args.limit, len(pairs)))
-    factory = ENGINES[args.engine]
+    factory = ENGINES[args.engine] if args.engine else engine_factory()
     engine = factory()
     cache = TemplateCache(default_cache(engine))
     started = time.monotonic()
@@ -118,9 +121,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         genuine >= threshold_for_fmr(impostor, far))), 5) for far in (1e-2, 1e-3, 1e-4)}
     result["thresholds"] = calibration_table(genuine, impostor, FMR_TARGETS)
     result["seconds"] = round(time.monotonic() - started, 1)
-    if not args.limit and args.engine == "dlib":
-        plot(genuine, impostor, args.plot, result["engine"])
-        result["plot"] = str(args.plot.relative_to(ROOT))
+    if not args.limit:
+        out = args.plot.with_name(f"{args.plot.stem}-{engine.name}{args.plot.suffix}")
+        plot(genuine, impostor, out if engine.name != "dlib" else args.plot, result["engine"])
+        result["plot"] = str((out if engine.name != "dlib" else args.plot).relative_to(ROOT))
     if args.json:
         print(json.dumps(result))
     else:

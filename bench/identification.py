@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from facegate.engine import engine_factory
 from facegate.engine.calibration import TemplateCache, default_cache, image_path, templates
 from facegate.engine.dlib_engine import DlibEngine
 from facegate.engine.dlib_onnx import FastDlibEngine
-from facegate.service.config import DEFAULT_FMR, threshold_for
+from facegate.engine.sface_engine import SfaceEngine
+from facegate.service.config import DEFAULT_FMR, identify_fmr, threshold_for
 
-ENGINES = {"dlib": DlibEngine, "fast": FastDlibEngine}
+ENGINES = {"dlib": DlibEngine, "fast": FastDlibEngine, "sface": SfaceEngine}
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw"
 
@@ -40,11 +42,12 @@ def people(lfw: Path) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lfw", type=Path, default=LFW)
-    ap.add_argument("--engine", choices=sorted(ENGINES), default="fast")
+    ap.add_argument("--engine", choices=sorted(ENGINES),
+                    help="default: the installation's engine (FACEGATE_ENGINE)")
     ap.add_argument("--workers", type=int)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    factory = ENGINES[args.engine]
+    factory = ENGINES[args.engine] if args.engine else engine_factory()
     engine = factory()
     counts = people(args.lfw)
     paths = [image_path(name, k) for name, n in counts.items() for k in range(1, n + 1)]
@@ -71,6 +74,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     key = f"{engine.name}/{engine.model_version}"
     t_default = threshold_for(key, DEFAULT_FMR)
     t_fpir = float(np.quantile(n_best, 0.99))  # 1% of non-mated probes at or above
+    fmr_1n = identify_fmr(key, len(gallery_names))  # the 1:N default at this gallery size
+    t_1n = threshold_for(key, fmr_1n)
+    how = [cache.how.get(p, "failed") for p in paths]
 
     def fnir(t: float) -> float:
         # a mated probe is missed unless its mate is the top candidate at or above t
@@ -85,7 +91,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "fpir_at_default": round(float(np.mean(n_best >= t_default)), 5),
         "threshold_at_fpir_0.01": round(t_fpir, 4),
         "fnir_at_fpir_0.01": round(fnir(t_fpir), 5),
+        "identify_fmr": fmr_1n, "identify_threshold": t_1n,
+        "expected_false_matches": float(f"{len(gallery_names) * fmr_1n:.3g}"),
+        "fnir_at_identify_threshold": round(fnir(t_1n), 5),
+        "fpir_at_identify_threshold": round(float(np.mean(n_best >= t_1n)), 5),
         "mate_score_median": round(float(np.median(mate_score)), 4),
+        "images": len(paths), "found_by": {k: how.count(k) for k in sorted(set(how))},
         "seconds": round(time.monotonic() - started, 1),
     }
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))

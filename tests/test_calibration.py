@@ -97,3 +97,17 @@ def test_engine_calibrate_on_real_lfw_images(tmp_path: Path) -> None:
     thresholds = [r["threshold"] for r in out["table"]]
     assert thresholds == sorted(thresholds) and 0.8 < thresholds[0] < 1
     assert any((tmp_path / "cache" / "facegate" / "bench").iterdir())  # templates cached
+
+
+def test_identify_fmr_keeps_a_strangers_expected_false_matches_below_one_in_a_hundred() -> None:
+    from facegate.service.config import MAX_EXPECTED_FALSE_MATCHES, identify_fmr
+
+    key = "sface/face_recognition_sface_2021dec_int8bq"
+    assert identify_fmr(key, 1) == DEFAULT_FMR  # never looser than the installation's
+    assert identify_fmr(key, 5) == 1e-3
+    assert identify_fmr(key, 50) == 1e-4
+    assert identify_fmr(key, 1_680) == 1e-6
+    for gallery in (1, 9, 10, 99, 100, 999, 9_999):
+        assert gallery * identify_fmr(key, gallery) < MAX_EXPECTED_FALSE_MATCHES
+    assert identify_fmr(key, 100_000) == 1e-6  # the strictest calibrated one; reported as is
+    assert identify_fmr("unknown/engine", 10_000) == DEFAULT_FMR

@@ -72,6 +72,7 @@ class SfaceEngine:
     name = "sface"
     model_version = "face_recognition_sface_2021dec_int8bq"
     dim = 128
+    detector_label = "yunet"
 
     def __init__(self, threads: int = 1, quality: QualityPolicy | None = None) -> None:
         if threads < 1:
