@@ -18,7 +18,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from facegate.errors import BadInput, ImageTooLarge, InvalidImage, UnsupportedImage
+from facegate.errors import (
+    BadInput,
+    ExtremeAspectRatio,
+    ImageTooLarge,
+    ImageTooSmall,
+    InvalidImage,
+    UnsupportedImage,
+)
 from facegate.images import ImageLimits, decode_image
 
 
@@ -102,38 +109,38 @@ def test_unreadable_orientation_is_ignored() -> None:
 
 
 def test_grey_is_converted_to_rgb() -> None:
-    array = decode_image(encode(Image.new("L", (20, 10), 77), "PNG"))
-    assert array.shape == (10, 20, 3)
+    array = decode_image(encode(Image.new("L", (40, 30), 77), "PNG"))
+    assert array.shape == (30, 40, 3)
     assert (array == 77).all()
 
 
 def test_transparency_is_composited_over_white() -> None:
-    rgba = Image.new("RGBA", (20, 10), (0, 0, 0, 0))
-    rgba.paste((10, 20, 30, 255), (0, 0, 10, 10))
+    rgba = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+    rgba.paste((10, 20, 30, 255), (0, 0, 20, 30))
     array = decode_image(encode(rgba, "PNG"))
-    assert array.shape == (10, 20, 3)
-    assert array[5, 2].tolist() == [10, 20, 30]  # opaque part kept
-    assert array[5, 15].tolist() == [255, 255, 255]  # transparent part becomes white
-    grey_alpha = decode_image(encode(Image.new("LA", (8, 8), (100, 255)), "PNG"))
+    assert array.shape == (30, 40, 3)
+    assert array[15, 5].tolist() == [10, 20, 30]  # opaque part kept
+    assert array[15, 30].tolist() == [255, 255, 255]  # transparent part becomes white
+    grey_alpha = decode_image(encode(Image.new("LA", (32, 32), (100, 255)), "PNG"))
     assert (grey_alpha == 100).all()
 
 
 def test_palette_with_transparency_and_sixteen_bit_grey() -> None:
-    palette = Image.new("P", (8, 8), 1)
+    palette = Image.new("P", (32, 32), 1)
     palette.putpalette([0, 0, 0, 10, 200, 10] + [0] * 762)
     array = decode_image(encode(palette, "PNG", transparency=0))
     assert array[0, 0].tolist() == [10, 200, 10]
-    deep = Image.fromarray(np.full((6, 9), 65535, dtype=np.uint16))
+    deep = Image.fromarray(np.full((24, 36), 65535, dtype=np.uint16))
     assert deep.mode.startswith("I")
     array = decode_image(encode(deep, "PNG"))
-    assert array.shape == (6, 9, 3)
+    assert array.shape == (24, 36, 3)
     assert (array == 255).all()  # scaled to 8 bits, not clipped from the low byte
 
 
 def test_cmyk_jpeg_is_converted_to_rgb() -> None:
-    cmyk = Image.new("RGB", (16, 16), (250, 250, 250)).convert("CMYK")
+    cmyk = Image.new("RGB", (32, 32), (250, 250, 250)).convert("CMYK")
     array = decode_image(encode(cmyk, "JPEG", quality=95))
-    assert array.shape == (16, 16, 3)
+    assert array.shape == (32, 32, 3)
     assert array.min() > 200
 
 
@@ -231,9 +238,51 @@ def test_large_images_are_downscaled_keeping_the_aspect(fmt: str) -> None:
 
 
 def test_small_images_keep_their_size_and_max_side_0_disables_scaling() -> None:
-    assert decode_image(encode(noise(1600, 10), "PNG")).shape == (10, 1600, 3)
-    assert decode_image(encode(noise(2000, 10), "PNG"), ImageLimits(max_side=0)).shape == (
-        10, 2000, 3)
+    assert decode_image(encode(noise(1600, 200), "PNG")).shape == (200, 1600, 3)
+    assert decode_image(encode(noise(2000, 250), "PNG"), ImageLimits(max_side=0)).shape == (
+        250, 2000, 3)
+
+
+def test_the_area_is_bounded_whatever_the_shape() -> None:
+    limits = ImageLimits(max_area=1_000_000)
+    height, width = decode_image(encode(noise(1600, 1200), "JPEG"), limits).shape[:2]
+    assert abs(width / height - 4 / 3) < 0.01 and height * width <= 1_002_000
+    assert decode_image(encode(noise(1600, 1200), "PNG"), ImageLimits(max_area=0)).shape == (
+        1200, 1600, 3)
+    assert decode_image(encode(noise(1000, 1000), "PNG"), ImageLimits(max_side=0,
+                                                                       max_area=250_000)
+                        ).shape == (500, 500, 3)
+
+
+# ---- shapes no face fits --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 60000), (60000, 1), (23, 100), (100, 5),
+                                               (1, 1)])
+def test_too_small_a_side_is_refused_from_the_header(width: int, height: int) -> None:
+    start = time.perf_counter()
+    with pytest.raises(ImageTooSmall, match=f"{width}x{height} pixels; each side") as caught:
+        decode_image(png_of_zeros(width, height))
+    assert time.perf_counter() - start < 0.5
+    assert caught.value.code == "image_too_small" and caught.value.http_status == 422
+    assert caught.value.details == {"width": width, "height": height, "min_side": 24}
+
+
+@pytest.mark.parametrize(("width", "height"), [(24, 193), (5000, 600), (30000, 40)])
+def test_extreme_aspect_ratios_are_refused_from_the_header(width: int, height: int) -> None:
+    with pytest.raises(ExtremeAspectRatio, match="the limit is 8 to 1") as caught:
+        decode_image(png_of_zeros(width, height))
+    assert caught.value.code == "extreme_aspect_ratio" and caught.value.http_status == 422
+
+
+def test_shape_limits_can_be_changed_or_turned_off() -> None:
+    assert decode_image(encode(noise(24, 192), "PNG")).shape == (192, 24, 3)  # 8:1, 24 px
+    loose = ImageLimits(min_side=1, max_aspect=0)
+    assert decode_image(encode(noise(1, 900), "PNG"), loose).shape == (900, 1, 3)
+    with pytest.raises(ImageTooSmall):
+        decode_image(encode(noise(40, 40), "PNG"), ImageLimits(min_side=64))
+    with pytest.raises(ExtremeAspectRatio):
+        decode_image(encode(noise(300, 100), "PNG"), ImageLimits(max_aspect=2))
 
 
 def test_nothing_is_written_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

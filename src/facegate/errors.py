@@ -56,12 +56,32 @@ class InvalidImage(BadInput):
     code = "invalid_image"
 
 
+class ImageTooSmall(BadInput):
+    """Fewer pixels on a side than a face needs; refused from the header (HTTP 422)."""
+
+    code = "image_too_small"
+
+
+class ExtremeAspectRatio(BadInput):
+    """Far longer than wide (or the reverse), as no photo of a face is; refused from the
+    header (HTTP 422)."""
+
+    code = "extreme_aspect_ratio"
+
+
 class NoFace(BadInput):
     code = "no_face"
 
 
 class TooManyFaces(BadInput):
     code = "too_many_faces"
+
+
+class SeveralFaces(TooManyFaces):
+    """A 1:1 probe shows a second face about as large as the first: whose claim is checked
+    would be a guess (one person at a time)."""
+
+    code = "several_faces"
 
 
 class PoorQuality(BadInput):
@@ -78,6 +98,19 @@ class Conflict(FacegateError):
     code = "conflict"
     http_status = 409
     exit_code = 2
+
+
+class IdentityMismatch(Conflict):
+    """A new template does not match the subject's templates already held: the photo shows
+    someone else, and enrolling it would let that person pass as the subject."""
+
+    code = "identity_mismatch"
+
+
+class EngineUnavailable(Conflict):
+    """A deployment's templates come from an engine this installation cannot run."""
+
+    code = "engine_unavailable"
 
 
 class Forbidden(FacegateError):

@@ -3,20 +3,30 @@
 ``decode_image`` turns untrusted bytes into an RGB ``uint8`` array (H, W, 3). It never writes
 the image (or anything derived from it) to disk or to logs, checks every limit from the header
 before decoding pixels, so a decompression bomb is never expanded, and refuses truncated files
-instead of padding them with grey.
+instead of padding them with grey. Images too small to hold a face, or of a shape no photo of
+a face has (a 1 x 60000 strip), are refused from the header as well: the detectors are never
+handed them, and what they are handed has a bounded number of pixels.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import struct
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from facegate.errors import BadInput, ImageTooLarge, InvalidImage, UnsupportedImage
+from facegate.errors import (
+    BadInput,
+    ExtremeAspectRatio,
+    ImageTooLarge,
+    ImageTooSmall,
+    InvalidImage,
+    UnsupportedImage,
+)
 
 ImageArray = NDArray[np.uint8]  # RGB (H, W, 3), what engines are given
 
@@ -25,8 +35,10 @@ ImageArray = NDArray[np.uint8]  # RGB (H, W, 3), what engines are given
 _FORMAT_ALIASES = {"MPO": "JPEG"}
 _WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-# Errors Pillow raises for truncated or corrupt data while decoding.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+# Errors Pillow raises for truncated or corrupt data while decoding (struct.error: a short
+# header field in some plugins).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
+                  struct.error)
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,11 @@ class ImageLimits:
     ``max_bytes``: size of the upload. ``max_pixels``: width x height from the header.
     ``max_frames``: animated images are refused. ``formats``: Pillow format names accepted.
     ``max_side``: larger images are downscaled in memory (aspect kept) before detection;
-    0 disables downscaling.
+    0 disables downscaling. ``max_area``: images with more pixels are downscaled too, so that
+    what the detectors scan (their cost grows with the area) is bounded whatever the shape;
+    0 disables it. ``min_side``: images narrower or lower than this are refused (the smallest
+    face the detectors find is about 20 pixels). ``max_aspect``: images whose long side is
+    more than this many times the short side are refused; 0 disables the check.
     """
 
     max_bytes: int = 10 * 1024 * 1024
@@ -44,6 +60,9 @@ class ImageLimits:
     max_frames: int = 1
     formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})
     max_side: int = 1600
+    max_area: int = 1600 * 1600
+    min_side: int = 24
+    max_aspect: float = 8.0
 
 
 DEFAULT_LIMITS = ImageLimits()
@@ -53,11 +72,13 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArra
     """Decode ``data`` into an RGB ``uint8`` array (H, W, 3), in memory only.
 
     Checks, in order: empty (``InvalidImage``) or too many bytes (``ImageTooLarge``); not an
-    image (``UnsupportedImage``); format not accepted (``UnsupportedImage``); too many pixels,
-    read from the header before any decoding (``ImageTooLarge``); more than
-    ``limits.max_frames`` frames (``BadInput``); truncated or corrupt (``InvalidImage``).
-    Then applies the EXIF orientation, converts to RGB (transparency over white) and
-    downscales to ``limits.max_side``. Rule ``images.no-retention``: nothing is written
+    image (``UnsupportedImage``); format not accepted (``UnsupportedImage``); from the header,
+    before any decoding: too many pixels (``ImageTooLarge``), a side under
+    ``limits.min_side`` (``ImageTooSmall``), a long side more than ``limits.max_aspect``
+    times the short one (``ExtremeAspectRatio``); more than ``limits.max_frames`` frames
+    (``BadInput``); truncated or corrupt (``InvalidImage``). Then applies the EXIF
+    orientation, converts to RGB (transparency over white) and downscales to
+    ``limits.max_side`` and ``limits.max_area``. Rule ``images.no-retention``: nothing is written
     anywhere; the caller drops ``data`` and the array when done.
     """
     if ImageFile.LOAD_TRUNCATED_IMAGES:
@@ -110,6 +131,7 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
             f"the limit is {limits.max_pixels / 1e6:.1f} megapixels.",
             details={"width": width, "height": height, "max_pixels": limits.max_pixels},
         )
+    _check_shape(width, height, limits)
 
     # MPO: only the first picture is used, the others are previews or depth maps.
     frames = 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
@@ -120,9 +142,9 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
         )
 
     try:
-        if limits.max_side and max(width, height) > limits.max_side and fmt == "JPEG":
+        factor = _scale_factor(width, height, limits)
+        if factor < 1 and fmt == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale, never below the final size.
-            factor = limits.max_side / max(width, height)
             image.draft(None, (math.ceil(width * factor), math.ceil(height * factor)))
         image.load()
         rgb = _to_rgb(_oriented(image))
@@ -131,11 +153,40 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
             f"The {fmt} image is truncated or corrupt and cannot be decoded."
         ) from None
 
-    rgb = _downscale(rgb, limits.max_side)
+    rgb = _downscale(rgb, limits)
     array: ImageArray = np.array(rgb, dtype=np.uint8)  # a C-contiguous, writable copy
     if array.ndim != 3 or array.shape[2] != 3:  # pragma: no cover - guarded by _to_rgb
         raise InvalidImage("The image could not be converted to RGB.")
     return array
+
+
+def _check_shape(width: int, height: int, limits: ImageLimits) -> None:
+    """Refuse, from the header, an image too small for a face or of an extreme shape."""
+    short, long = min(width, height), max(width, height)
+    if short < limits.min_side:
+        raise ImageTooSmall(
+            f"The image is {width}x{height} pixels; each side must be at least "
+            f"{limits.min_side} pixels to hold a face.",
+            details={"width": width, "height": height, "min_side": limits.min_side},
+        )
+    if limits.max_aspect and long > limits.max_aspect * short:
+        raise ExtremeAspectRatio(
+            f"The image is {width}x{height} pixels, {long / short:.0f} times longer one way "
+            f"than the other; the limit is {limits.max_aspect:g} to 1. Send a photo of the "
+            "face, not a strip or a panorama.",
+            details={"width": width, "height": height, "max_aspect": limits.max_aspect},
+        )
+
+
+def _scale_factor(width: int, height: int, limits: ImageLimits) -> float:
+    """The downscaling factor (1: none) that brings the image within ``max_side`` and
+    ``max_area``."""
+    factor = 1.0
+    if limits.max_side and max(width, height) > limits.max_side:
+        factor = limits.max_side / max(width, height)
+    if limits.max_area and width * height * factor * factor > limits.max_area:
+        factor = math.sqrt(limits.max_area / (width * height))
+    return factor
 
 
 def _oriented(image: Image.Image) -> Image.Image:
@@ -167,11 +218,11 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _downscale(image: Image.Image, max_side: int) -> Image.Image:
+def _downscale(image: Image.Image, limits: ImageLimits) -> Image.Image:
     width, height = image.size
-    if not max_side or max(width, height) <= max_side:
+    factor = _scale_factor(width, height, limits)
+    if factor >= 1:
         return image
-    factor = max_side / max(width, height)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
@@ -187,3 +238,31 @@ def _format_list(limits: ImageLimits) -> str:
     if len(names) <= 1:
         return "".join(names) or "supported"
     return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+@dataclass(frozen=True)
+class ScaledImage:
+    """A decoded image and the way back to the upload's own pixels (upright, after the EXIF
+    orientation): a coordinate in ``array`` times ``scale`` is the coordinate in the upload,
+    which is ``width`` x ``height`` pixels."""
+
+    array: ImageArray
+    scale: float
+    width: int
+    height: int
+
+
+def decode_image_scaled(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ScaledImage:
+    """``decode_image``, and the factor from its pixels to the upload's own, so that boxes
+    found in the (possibly downscaled) array can be reported where they are in the upload.
+    The header is read a second time only after ``decode_image`` accepted the image."""
+    array = decode_image(data, limits)
+    height, width = array.shape[:2]
+    with Image.open(io.BytesIO(data)) as header:
+        w, h = header.size
+        try:  # the transposing orientations swap the sides, as ``_oriented`` applied them
+            if header.getexif().get(0x0112) in (5, 6, 7, 8):
+                w, h = h, w
+        except _DECODE_ERRORS:
+            pass
+    return ScaledImage(array, max(w, h) / max(width, height), w, h)

@@ -4,6 +4,12 @@ Model files come from the installed ``face_recognition_models`` package; nothing
 Models load lazily, once per process, and are shared by every ``DlibEngine``. Images are only
 read, never kept (``images.no-retention``).
 
+What dlib is handed stays within what it survives. Its detectors run native code that checks
+little: the CNN's image pyramid writes out of bounds (heap corruption, a crash then or later)
+on images under about 7 rows or 10 columns, so ``_cnn_scan`` never gives it an image with a
+side under ``CNN_MIN_SIDE``; and a HOG detector keeps per-image state while it runs, with the
+GIL released, so each thread takes one of its own from a pool (``_HogPool``).
+
 dlib's 5-point landmarks, in image coordinates (checked on LFW): 0 = outer and 1 = inner corner
 of the eye on the image's right (the subject's left eye), 2 = outer and 3 = inner corner of the
 eye on the image's left (the subject's right eye), 4 = bottom of the nose (subnasale).
@@ -12,8 +18,10 @@ eye on the image's left (the subject's right eye), 4 = bottom of the nose (subna
 from __future__ import annotations
 
 import math
+import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dlib
@@ -42,6 +50,11 @@ HOG_MAX_PIXELS = 2_000_000
 # Most pixels the CNN scans (after its own upsampling); larger images are shrunk first.
 # About 0.9 s on two CPU cores: the CNN only runs when HOG finds nothing.
 CNN_MAX_PIXELS = 150_000
+# Fewest pixels on a side of what the CNN scans; narrower images are padded (edge pixels
+# repeated) up to it. dlib's MMOD pyramid and convolutions fail, or write out of bounds and
+# corrupt the heap, under 7 rows or 10 columns (found on every size from 1 to 64 and strips up
+# to 3200 long); 48 keeps well clear, and the smallest face the CNN finds is about 20 pixels.
+CNN_MIN_SIDE = 48
 # MMOD confidence -> HOG-margin scale. Both detectors' thresholds are 0; on 158 LFW faces
 # found by both, HOG's median margin is 1.72 and the CNN's median confidence 1.06.
 CNN_SCORE_SCALE = 1.6
@@ -63,6 +76,30 @@ _cnn_lock = threading.Lock()
 _net_lock = threading.Lock()
 
 
+class _HogPool:
+    """HOG detectors, one per concurrent caller: a detector loads each image into its own
+    scanner and dlib releases the GIL while it runs, so two threads sharing one corrupt the
+    heap. Building one takes about 0.4 s; the pool grows to the largest number of callers seen
+    at once and reuses them."""
+
+    def __init__(self) -> None:
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    @contextmanager
+    def detector(self) -> Iterator[Any]:
+        try:
+            hog = self._idle.get_nowait()
+        except queue.Empty:
+            hog = dlib.get_frontal_face_detector()
+        try:
+            yield hog
+        finally:
+            self._idle.put(hog)
+
+
+_hog_pool = _HogPool()
+
+
 def _model(kind: str, path: str, load: Callable[[str], Any]) -> Any:
     key = f"{kind}:{path}"
     with _models_lock:
@@ -70,10 +107,6 @@ def _model(kind: str, path: str, load: Callable[[str], Any]) -> Any:
         if model is None:
             model = _models[key] = load(path)
         return model
-
-
-def _hog() -> Any:
-    return _model("hog", "builtin", lambda _: dlib.get_frontal_face_detector())
 
 
 def _cnn() -> Any:
@@ -190,7 +223,8 @@ class DlibEngine:
 
     def warm_up(self) -> None:
         """Load every model now rather than on the first request."""
-        _hog(), _shape_predictor()
+        with _hog_pool.detector():
+            _shape_predictor()
         if self.detector == "cnn" or self.cnn_fallback:
             _cnn()
         self._load_descriptor()
@@ -252,7 +286,8 @@ class DlibEngine:
             upsample = self.upsample
             while upsample > 0 and image.shape[0] * image.shape[1] * 4**upsample > HOG_MAX_PIXELS:
                 upsample -= 1
-            rects, scores, _ = _hog().run(image, upsample, 0.0)
+            with _hog_pool.detector() as hog:
+                rects, scores, _ = hog.run(image, upsample, 0.0)
             found = [(r, float(s), "hog") for r, s in zip(rects, scores, strict=True)]
             if found or not self.cnn_fallback:
                 return found
@@ -275,26 +310,42 @@ class DlibEngine:
 
 
 def _checked(image: ImageArray) -> ImageArray:
+    """``image`` as dlib needs it: C-contiguous RGB ``uint8`` (H, W, 3), with pixels."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("the engine takes an RGB uint8 array of shape (H, W, 3)")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError("the engine takes an image with at least one pixel")
     return np.ascontiguousarray(image)
 
 
-def _cnn_detections(image: ImageArray) -> list[tuple[Any, float, str]]:
-    """CNN (MMOD) detections within the ``CNN_MAX_PIXELS`` budget, in ``image`` coordinates.
+def _cnn_scan(image: ImageArray) -> tuple[ImageArray, float, int]:
+    """What the CNN scans for ``image``, the scale from ``image`` to it, and its upsampling.
 
-    Small images are upsampled once (faces down to ~20 px); large ones are shrunk first.
+    Shrunk to ``CNN_MAX_PIXELS`` (and its long side to ``CNN_MAX_PIXELS / CNN_MIN_SIDE``, so
+    that padding keeps within the budget), then padded at the bottom and right to
+    ``CNN_MIN_SIDE`` on each side (coordinates are unchanged). Upsampled once when that still
+    fits the budget (faces down to ~20 px).
     """
     height, width = image.shape[:2]
-    pixels = height * width
-    scale, upsample, scanned = 1.0, 0, image
-    if pixels * 4 <= CNN_MAX_PIXELS:
-        upsample = 1
-    elif pixels > CNN_MAX_PIXELS:
-        scale = math.sqrt(CNN_MAX_PIXELS / pixels)
+    scale = min(1.0, math.sqrt(CNN_MAX_PIXELS / (height * width)),
+                CNN_MAX_PIXELS / CNN_MIN_SIDE / max(height, width))
+    scanned = image
+    if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         scanned = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR,
                                                            reducing_gap=2.0))
+    pad_rows = max(0, CNN_MIN_SIDE - scanned.shape[0])
+    pad_cols = max(0, CNN_MIN_SIDE - scanned.shape[1])
+    if pad_rows or pad_cols:
+        scanned = np.pad(scanned, ((0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
+    upsample = 1 if scanned.shape[0] * scanned.shape[1] * 4 <= CNN_MAX_PIXELS else 0
+    return np.ascontiguousarray(scanned, dtype=np.uint8), scale, upsample
+
+
+def _cnn_detections(image: ImageArray) -> list[tuple[Any, float, str]]:
+    """CNN (MMOD) detections within the ``CNN_MAX_PIXELS`` budget, in ``image`` coordinates
+    (``_cnn_scan`` says what is scanned)."""
+    scanned, scale, upsample = _cnn_scan(image)
     with _cnn_lock:
         detections = _cnn()(scanned, upsample)
     found = []
