@@ -23,7 +23,12 @@ from facegate.engine.calibration import TemplateCache, default_cache, image_path
 from facegate.engine.dlib_engine import DlibEngine
 from facegate.engine.dlib_onnx import FastDlibEngine
 from facegate.engine.sface_engine import SfaceEngine
-from facegate.service.config import DEFAULT_FMR, identify_fmr, threshold_for
+from facegate.service.config import (
+    CALIBRATION,
+    DEFAULT_FMR,
+    identify_fmr,
+    threshold_for,
+)
 
 ENGINES = {"dlib": DlibEngine, "fast": FastDlibEngine, "sface": SfaceEngine}
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     key = f"{engine.name}/{engine.model_version}"
     t_default = threshold_for(key, DEFAULT_FMR)
     t_fpir = float(np.quantile(n_best, 0.99))  # 1% of non-mated probes at or above
-    fmr_1n = identify_fmr(key, len(gallery_names))  # the 1:N default at this gallery size
+    # the 1:N default at this gallery size
+    fmr_1n = identify_fmr(CALIBRATION.get(key, {}), len(gallery_names))
     t_1n = threshold_for(key, fmr_1n)
     how = [cache.how.get(p, "failed") for p in paths]
 

@@ -3,15 +3,16 @@
     .venv/bin/python bench/speed.py --images 200 --json
 
 Measures (images per second unless said otherwise):
-- ``engine_1_core`` / ``engine_all_cores``: decode + detect + align + embed with facegate's dlib
-  engine, in one process and in one process per core;
+- ``engine_1_core`` / ``engine_all_cores``: decode + detect + align + embed with the engine
+  (the installation's, YuNet + SFace by default; ``--engine dlib|fast|sface``), in one process
+  and in one process per core;
 - ``bare_enrol`` vs ``governed_enrol``: the same images enrolled as templates by the bare engine
   (decode + analyse) and through the service (gate, encryption, store, audit, index), one
   process; their ratio must be >= 0.9;
 - ``bare_verify`` vs ``governed_verify``: the same for 1:1 verification;
 - ``batch_1_core`` vs ``batch_all_cores``: ``facegate enrol-batch`` with 1 and all workers;
-- ``face_recognition``: the ``face_recognition`` package (HOG, 5-point, same dlib models) on the
-  same images, and facegate's engine relative to it.
+- ``face_recognition``: with ``--engine dlib``, the ``face_recognition`` package (HOG, 5-point,
+  same dlib models) on the same images, and facegate's engine relative to it.
 """
 
 from __future__ import annotations
@@ -25,29 +26,36 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from facegate.engine import Engine, engine_factory
 from facegate.engine.dlib_engine import DlibEngine
+from facegate.engine.dlib_onnx import FastDlibEngine
+from facegate.engine.sface_engine import SfaceEngine
 from facegate.images import ImageLimits, decode_image
 
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw"
 
-_engine: DlibEngine | None = None
+ENGINES: dict[str, Callable[[], Engine]] = {
+    "dlib": DlibEngine, "fast": FastDlibEngine, "sface": SfaceEngine}
+_engine: Engine | None = None
 
 # Worker processes start fresh ("spawn"): a forked child would inherit dlib's thread pool in a
 # broken state (the CNN detector then waits for threads that do not exist in the child).
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def _init() -> None:
+def _init(factory: Callable[[], Engine]) -> None:
     global _engine
-    _engine = DlibEngine()
-    _engine.warm_up()
+    _engine = factory()
+    if isinstance(_engine, DlibEngine):
+        _engine.warm_up()
 
 
 def _one(path: str) -> int:
@@ -55,8 +63,9 @@ def _one(path: str) -> int:
     return len(_engine.analyse(decode_image(Path(path).read_bytes(), ImageLimits())))
 
 
-def engine_rate(paths: list[str], workers: int) -> float:
-    with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_init) as pool:
+def engine_rate(paths: list[str], workers: int, factory: Callable[[], Engine]) -> float:
+    with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_init,
+                             initargs=(factory,)) as pool:
         list(pool.map(_one, paths[:workers * 2]))  # warm every worker
         t = time.perf_counter()
         list(pool.map(_one, paths, chunksize=4))
@@ -83,8 +92,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--batch", type=int, default=400,
                     help="people for the batch-enrolment comparison (worker start-up is a "
                          "fixed cost, so a real batch is larger)")
+    ap.add_argument("--engine", choices=sorted(ENGINES),
+                    help="default: the installation's engine (FACEGATE_ENGINE)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    factory = ENGINES[args.engine] if args.engine else engine_factory()
     os.environ.setdefault("FACEGATE_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
     from facegate.service import Actor, Facegate, Settings
     from facegate.service.batch import enrol_batch
@@ -97,11 +109,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"machine": f"{platform.machine()}, {cores} cores, "
                                       f"{platform.python_version()}", "people": len(folks)}
 
-    out["engine_1_core"] = round(engine_rate(enrol_paths, 1), 2)
-    out["engine_all_cores"] = round(engine_rate(enrol_paths, cores), 2)
+    out["engine_1_core"] = round(engine_rate(enrol_paths, 1, factory), 2)
+    out["engine_all_cores"] = round(engine_rate(enrol_paths, cores, factory), 2)
 
-    engine = DlibEngine()
-    engine.warm_up()
+    engine = factory()
+    out["engine"] = f"{engine.name}/{engine.model_version}"
+    if isinstance(engine, DlibEngine):
+        engine.warm_up()
     t = time.perf_counter()
     bare = [engine.analyse(decode_image(data[p], ImageLimits())) for p in enrol_paths]
     out["bare_enrol"] = round(len(enrol_paths) / (time.perf_counter() - t), 2)
@@ -168,19 +182,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             out[key + "_templates"] = rep["templates"]
             s2.close()
 
-    import face_recognition as fr
-    t = time.perf_counter()
-    for p in enrol_paths:
-        img = fr.load_image_file(p)
-        fr.face_encodings(img, fr.face_locations(img))
-    out["face_recognition"] = round(len(enrol_paths) / (time.perf_counter() - t), 2)
+    if engine.name == "dlib":
+        import face_recognition as fr
+        t = time.perf_counter()
+        for p in enrol_paths:
+            img = fr.load_image_file(p)
+            fr.face_encodings(img, fr.face_locations(img))
+        out["face_recognition"] = round(len(enrol_paths) / (time.perf_counter() - t), 2)
+        out["ratio_facegate_vs_face_recognition"] = round(
+            out["bare_enrol"] / out["face_recognition"], 3)
 
     out["ratio_governed_vs_bare_enrol"] = round(out["governed_enrol"] / out["bare_enrol"], 3)
     out["ratio_governed_vs_bare_verify"] = round(out["governed_verify"] / out["bare_verify"], 3)
     out["ratio_batch_all_vs_1"] = round(out["batch_all_cores"] / out["batch_1_core"], 3)
     out["ratio_engine_all_vs_1"] = round(out["engine_all_cores"] / out["engine_1_core"], 3)
-    out["ratio_facegate_vs_face_recognition"] = round(
-        out["bare_enrol"] / out["face_recognition"], 3)
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))
     return out
 

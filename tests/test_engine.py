@@ -50,6 +50,12 @@ def load(photo_bytes: Callable[[str], bytes]) -> Loader:
 
 
 @pytest.fixture(scope="module")
+def engine() -> DlibEngine:
+    """dlib stays selectable (``FACEGATE_ENGINE=dlib``) and is tested on its own."""
+    return DlibEngine()
+
+
+@pytest.fixture(scope="module")
 def hog_only() -> DlibEngine:
     return DlibEngine(cnn_fallback=False)
 
@@ -69,7 +75,7 @@ def template(engine: Engine, image: ImageArray) -> np.ndarray:
 # ---- the engine's identity ------------------------------------------------------------------
 
 
-def test_default_engine_is_dlib(engine: Engine) -> None:
+def test_the_dlib_engine(engine: Engine) -> None:
     assert isinstance(engine, Engine)
     assert isinstance(engine, DlibEngine)
     assert (engine.name, engine.model_version, engine.dim) == (

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tests.conftest import JOLIE, OFFICER, OPERATOR, assessed, office_manifest, photo
 
 from facegate.engine.onnx_engine import OnnxModelEngine, engine_from_config
-from facegate.errors import BadInput, NotFound
+from facegate.errors import BadInput
 from facegate.service import Facegate, Settings
 
 
@@ -62,7 +62,8 @@ def test_engine_from_config(tmp_path: Path) -> None:
         OnnxModelEngine(tmp_path / "missing.onnx")
 
 
-def test_switching_engines_needs_reenrolment(service: Facegate, tmp_path: Path) -> None:
+def test_a_deployment_keeps_its_engine_when_the_installations_changes(
+        service: Facegate, tmp_path: Path) -> None:
     door = assessed(service, office_manifest())
     sid = service.subjects.add(OFFICER, "E-1")["id"]
     service.consents.grant(OFFICER, sid, door, "access_control")
@@ -76,14 +77,20 @@ def test_switching_engines_needs_reenrolment(service: Facegate, tmp_path: Path) 
     try:
         status = onnx_service.engines.status(OFFICER)
         assert status["engine"].startswith("tiny/sha256:") and status["threshold"] == 0.8
-        (stale,) = status["needs_reenrolment"]
-        assert stale["subject"] == sid and stale["engine"].startswith("dlib/")
-        # the dlib template is never compared with the new model's
-        with pytest.raises(NotFound, match="enrol first"):
-            onnx_service.matching.verify(OPERATOR, sid, door, photo(JOLIE[0]))
-        onnx_service.matching.enrol(OPERATOR, sid, door, [photo(JOLIE[0])])
-        same = onnx_service.matching.verify(OPERATOR, sid, door, photo(JOLIE[0]))
-        assert same["match"] and same["score"] > 0.999 and same["engine"].startswith("tiny/")
+        assert status["needs_reenrolment"] == []
+        (at_door,) = status["deployments"]
+        before = service.recogniser.key  # the engine the door was registered under
+        assert at_door["engine"] == before and at_door["migrating_to"] is None
+        # the door's templates are matched by the engine that made them, never by the new one
+        same = onnx_service.matching.verify(OPERATOR, sid, door, photo(JOLIE[1]))
+        assert same["match"] and same["engine"] == before
+        # a deployment registered now uses the installation's engine
+        side = assessed(onnx_service, office_manifest(id="side-door"))
+        assert onnx_service.deployments.get(OFFICER, side)["engine"].startswith("tiny/")
+        onnx_service.consents.grant(OFFICER, sid, side, "access_control")
+        onnx_service.matching.enrol(OPERATOR, sid, side, [photo(JOLIE[0])])
+        there = onnx_service.matching.verify(OPERATOR, sid, side, photo(JOLIE[0]))
+        assert there["match"] and there["score"] > 0.999 and there["engine"].startswith("tiny/")
     finally:
         onnx_service.close()
 
@@ -93,12 +100,12 @@ def test_batch_workers_build_the_configured_model(service: Facegate, tmp_path: P
     from facegate.service import Actor
     from facegate.service.batch import enrol_batch
 
-    door = assessed(service, office_manifest())
     settings = Settings(data_dir=service.settings.data_dir,
                         database_url=service.settings.database_url,
                         engine_config=config(tmp_path))
     onnx_service = Facegate(settings)
     try:
+        door = assessed(onnx_service, office_manifest())  # registered with the model in use
         folder = tmp_path / "people" / "E-5"
         folder.mkdir(parents=True)
         (folder / "a.jpg").write_bytes(photo(JOLIE[0]))

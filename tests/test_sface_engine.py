@@ -8,6 +8,7 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +33,12 @@ def sface() -> SfaceEngine:
 @pytest.fixture()
 def image(photo_bytes: Callable[[str], bytes]) -> Callable[[str], np.ndarray]:
     return lambda rel: decode_image(photo_bytes(f"deepface/{rel}"))
+
+
+def test_the_default_engine_is_yunet_sface(engine: Any) -> None:
+    assert isinstance(engine, SfaceEngine)
+    assert (engine.name, engine.model_version, engine.dim) == (
+        "sface", "face_recognition_sface_2021dec_int8bq", 128)
 
 
 def test_the_wheel_files_are_the_pinned_ones() -> None:

@@ -14,7 +14,17 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from facegate import __version__
-from facegate.api import audit, compliance, consents, deployments, keys, matching, rules, subjects
+from facegate.api import (
+    audit,
+    compliance,
+    consents,
+    deployments,
+    engines,
+    keys,
+    matching,
+    rules,
+    subjects,
+)
 from facegate.api.deps import Unauthorised, error
 from facegate.errors import FacegateError
 from facegate.policy.packs import get_pack
@@ -25,7 +35,7 @@ from facegate.web.security import SecurityHeaders
 SYSTEM = Actor("system:housekeeping", "admin")
 
 # Each resource's routes; the OpenAPI document lists them in this order.
-ROUTERS = (deployments, compliance, subjects, consents, matching, rules, audit, keys)
+ROUTERS = (deployments, engines, compliance, subjects, consents, matching, rules, audit, keys)
 
 
 def _housekeeper(service: Facegate, every_s: float, stop: threading.Event) -> None:

@@ -41,6 +41,8 @@ class DeploymentOut(BaseModel):
     rule_pack: str
     status: str
     notice_version: int
+    engine: str | None = Field(description="The engine its templates come from.")
+    migrating_to: str | None = Field(description="The engine its templates move to.")
     updated_at: str
 
 

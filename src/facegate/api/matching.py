@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api.deps import Service, Who, attrs, read_image
 from facegate.api.schemas import DecisionOut, Finding
+from facegate.service.identification import MAX_FACES
 
 router = APIRouter(tags=["faces"])
 
@@ -18,7 +19,8 @@ router = APIRouter(tags=["faces"])
 class Quality(BaseModel):
     """A face's quality; ``issues`` says why it is unfit for enrolment (empty when fit)."""
 
-    size: int
+    size: int = Field(description="The face box's smaller side in the pixels the engine "
+                                  "analysed (after downscaling a large image).")
     detector_score: float
     sharpness: float
     brightness: float
@@ -27,6 +29,26 @@ class Quality(BaseModel):
     pitch: float
     issues: list[str]
     detector: str
+
+
+class Candidate(BaseModel):
+    """A subject the face matched. At a deployment moving to another engine, ``engine`` says
+    which gallery it was found in (scores of two engines are not comparable)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    subject: str
+    score: float
+
+
+class Box(BaseModel):
+    """A face's box in the uploaded image's own pixels (upright, after its EXIF orientation);
+    ``right`` and ``bottom`` exclusive."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
 
 
 class EnrolledTemplate(BaseModel):
@@ -50,15 +72,13 @@ class EnrolOut(BaseModel):
     deployment: str
     templates: list[EnrolledTemplate]
     rejected: list[RejectedImage]
+    possible_duplicates: list[Candidate] = Field(
+        description="At a 1:N deployment: other subjects the new face already matches there "
+                    "at its threshold (a warning; the enrolment went ahead).")
     engine: str
     model_version: str
     expires_at: str
     decision: DecisionOut
-
-
-class Candidate(BaseModel):
-    subject: str
-    score: float
 
 
 class VerifyOut(BaseModel):
@@ -72,28 +92,42 @@ class VerifyOut(BaseModel):
     threshold: float
     fmr_target: float
     faces_detected: int
-    engine: str
+    engine: str = Field(description="The engine whose templates were compared.")
+    migration: dict[str, Any] | None = Field(
+        description="At a deployment moving to another engine, after a match against an old "
+                    "template: whether a template of the new engine was stored in its place.")
     decision: DecisionOut
+
+
+class Gallery(BaseModel):
+    engine: str
+    threshold: float
+    fmr_target: float
+    gallery: int
+
+
+class IdentifiedFace(BaseModel):
+    box: Box
+    candidates: list[Candidate]
 
 
 class IdentifyOut(BaseModel):
     deployment: str
-    candidates: list[Candidate]
+    candidates: list[Candidate] = Field(description="The largest face's candidates.")
+    faces: list[IdentifiedFace] = Field(
+        description=f"Each face searched (the {MAX_FACES} largest), largest first, with its "
+                    "candidates.")
     threshold: float
     fmr_target: float = Field(description="The false-match rate the threshold was set for.")
     gallery: int = Field(description="Subjects searched.")
     expected_false_matches: float = Field(
-        description="Per probe of someone not enrolled: gallery size x FMR.")
+        description="Per face searched, of someone not enrolled: gallery size x FMR.")
     faces_detected: int
-    engine: str
+    engine: str = Field(description="The deployment's engine.")
+    engines: list[Gallery] = Field(
+        description="Each gallery searched: one, or two while the deployment moves to another "
+                    "engine, each at its own calibrated threshold.")
     decision: DecisionOut
-
-
-class Box(BaseModel):
-    left: int
-    top: int
-    right: int
-    bottom: int
 
 
 class DetectedFace(BaseModel):
@@ -102,8 +136,8 @@ class DetectedFace(BaseModel):
 
 
 class DetectOut(BaseModel):
-    width: int
-    height: int
+    width: int = Field(description="The uploaded image's width (upright), in pixels.")
+    height: int = Field(description="The uploaded image's height (upright), in pixels.")
     faces: list[DetectedFace]
 
 
@@ -114,7 +148,9 @@ def enrol(who: Who, service: Service, subject: Annotated[str, Form()],
           attributes: Annotated[str | None, Form()] = None,
           source: Annotated[Literal["live", "research", "training"], Form()] = "live",
           keep_image: Annotated[bool, Form()] = False) -> dict[str, Any]:
-    """Compute templates for a consenting subject; the images are never kept."""
+    """Compute templates for a consenting subject; the images are never kept. A face that
+    matches none of the subject's templates already held is refused (409
+    ``identity_mismatch``)."""
     return service.matching.enrol(who, subject, deployment,
                                   [read_image(service, i) for i in images],
                                   attributes=attrs(attributes), source=source,
@@ -127,7 +163,8 @@ def verify(who: Who, service: Service, subject: Annotated[str, Form()],
            attributes: Annotated[str | None, Form()] = None,
            transaction: Annotated[str | None, Form()] = None,
            choice: Annotated[Literal["face"] | None, Form()] = None) -> dict[str, Any]:
-    """1:1: does the face belong to the claimed subject?"""
+    """1:1: does the face belong to the claimed subject? One person at a time: a second face
+    about as large as the first is refused (422 ``several_faces``)."""
     return service.matching.verify(who, subject, deployment, read_image(service, image),
                                    attributes=attrs(attributes), transaction=transaction,
                                    choice=choice)
@@ -140,7 +177,8 @@ def identify(who: Who, service: Service, deployment: Annotated[str, Form()],
              attributes: Annotated[str | None, Form()] = None,
              transaction: Annotated[str | None, Form()] = None,
              choice: Annotated[Literal["face"] | None, Form()] = None) -> dict[str, Any]:
-    """1:N over the templates consented for this deployment; none below the threshold."""
+    """1:N over the templates consented for this deployment, for each face of the image;
+    none below the threshold."""
     return service.matching.identify(who, deployment, read_image(service, image), top,
                                      attributes=attrs(attributes), transaction=transaction,
                                      choice=choice)

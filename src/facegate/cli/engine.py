@@ -16,13 +16,35 @@ engine_app = typer.Typer(help="The face engine: thresholds, calibration, re-enro
 
 @engine_app.command("status")
 def engine_status() -> None:
-    """The engine and threshold in use; subjects whose templates need re-enrolment."""
+    """The engine and threshold in use; each deployment's engine and migration; subjects
+    whose templates need re-enrolment."""
     out = STATE.service.engines.status(actor())
     lines = [f"engine {out['engine']}, threshold {out['threshold']}, "
              f"{out['templates_current']} current template(s)"]
+    for d in out["deployments"]:
+        line = f"{d['deployment']}: {d['engine']}"
+        if d["migrating_to"]:
+            p = d["progress"]
+            line += (f" -> {d['migrating_to']}: {p['subjects_moved']} moved, "
+                     f"{p['subjects_left']} left ({p['share']:.0%})")
+        lines.append(line)
     lines += [f"re-enrol {s['subject']} at {s['deployment']}: {s['templates']} template(s) "
               f"from {s['engine']}" for s in out["needs_reenrolment"]]
     emit(out, "\n".join(lines))
+
+
+@engine_app.command("migrate")
+def engine_migrate(
+    deployment: Annotated[str, typer.Option(help="The deployment to move.")],
+    to: Annotated[str | None, typer.Option(
+        help="Engine key (name/model_version); default: the installation's engine.")] = None,
+) -> None:
+    """Move a deployment to another engine without keeping images: each person who then
+    verifies against an old template gets a new one from the same live image."""
+    out = STATE.service.engines.migrate(actor(), deployment, to)
+    emit(out, f"{out['deployment']}: {out['from']} -> {out['migrating_to'] or out['engine']}"
+              + (" (switched: no old template left)" if out["switched"] else
+                 f", {out['remaining']} old template(s) to move as people verify"))
 
 
 @engine_app.command("calibrate")

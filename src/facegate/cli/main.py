@@ -226,6 +226,8 @@ def enrol(subject: Annotated[str, typer.Option(help="Subject id.")],
                                        [read_image(p) for p in images])
     lines = [f"enrolled {len(out['templates'])} template(s) for {subject} at {deployment}"]
     lines += [f"rejected {images[r['image']]}: {r['message']}" for r in out["rejected"]]
+    lines += [f"possible duplicate: {d['subject']} {d['score']:.4f}"
+              for d in out["possible_duplicates"]]
     emit(out, "\n".join(lines))
 
 
@@ -266,12 +268,23 @@ def verify(subject: Annotated[str, typer.Option(help="Claimed subject id.")],
 
 @app.command()
 def identify(deployment: Annotated[str, typer.Option(help="Deployment id.")], image: Path,
-             top: Annotated[int, typer.Option(help="At most this many candidates.")] = 5
+             top: Annotated[int, typer.Option(help="At most this many candidates per face.")] = 5
              ) -> None:
-    """1:N identification over the templates consented for this deployment."""
+    """1:N identification over the templates consented for this deployment, for each face
+    in the image (the largest ten)."""
     out = STATE.service.matching.identify(actor(), deployment, read_image(image), top)
-    emit(out, "\n".join(f"{c['subject']} {c['score']:.4f}" for c in out["candidates"])
-         or f"no candidate above threshold {out['threshold']}")
+    none = f"no candidate above threshold {out['threshold']}"
+    if len(out["faces"]) <= 1:
+        emit(out, "\n".join(f"{c['subject']} {c['score']:.4f}" for c in out["candidates"])
+             or none)
+        return
+    lines = []
+    for n, face in enumerate(out["faces"], start=1):
+        b = face["box"]
+        lines.append(f"face {n} at {b['left']},{b['top']}-{b['right']},{b['bottom']}:")
+        lines += [f"  {c['subject']} {c['score']:.4f}" for c in face["candidates"]] or [
+            f"  {none}"]
+    emit(out, "\n".join(lines))
 
 
 @app.command()

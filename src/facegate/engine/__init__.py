@@ -1,4 +1,6 @@
-"""Face engines behind one interface (``Engine``); dlib is the default and reference."""
+"""Face engines behind one interface (``Engine``): YuNet + SFace by default; dlib (the
+earlier default) and its network run by onnxruntime stay selectable; an operator's ONNX model
+plugs in."""
 
 from __future__ import annotations
 
@@ -21,20 +23,41 @@ from facegate.engine.base import (
     QualityPolicy,
 )
 
+DEFAULT_KIND = "sface"  # FACEGATE_ENGINE when unset: YuNet + SFace
 _default: Engine | None = None
 _lock = threading.Lock()
 
 
 def engine_factory(config: str | Path | None = None) -> Callable[[], Engine]:
     """How to build the configured engine, in this process or a worker ("spawn"-picklable):
-    the operator's ONNX model when ``config`` names one, else dlib or, with
-    ``FACEGATE_ENGINE=fast``, the same network run by onnxruntime, or with
-    ``FACEGATE_ENGINE=sface`` YuNet + SFace."""
+    the operator's ONNX model when ``config`` names one, else ``FACEGATE_ENGINE``: ``sface``
+    (YuNet + SFace, the default), ``dlib``, or ``fast`` (dlib's network run by
+    onnxruntime)."""
     if config is not None:
         from facegate.engine.onnx_engine import engine_from_config
 
         return functools.partial(engine_from_config, config)
-    kind = os.environ.get("FACEGATE_ENGINE", "dlib")
+    return _builtin(os.environ.get("FACEGATE_ENGINE", DEFAULT_KIND))
+
+
+# The built-in engines by the key their templates carry (name/model_version), so that a
+# deployment's templates are matched by the engine that made them whatever the default is.
+BUILTIN_KEYS = {
+    "sface/face_recognition_sface_2021dec_int8bq": "sface",
+    "dlib/dlib_face_recognition_resnet_model_v1": "dlib",
+    "dlib/dlib_face_recognition_resnet_model_v1+onnx": "fast",
+}
+
+
+def builtin_factory(key: str) -> Callable[[], Engine] | None:
+    """How to build the built-in engine whose templates carry ``key``, if there is one."""
+    kind = BUILTIN_KEYS.get(key)
+    if kind is None:
+        return None
+    return _builtin(kind)
+
+
+def _builtin(kind: str) -> Callable[[], Engine]:
     if kind == "fast":
         from facegate.engine.dlib_onnx import FastDlibEngine
 
@@ -51,8 +74,7 @@ def engine_factory(config: str | Path | None = None) -> Callable[[], Engine]:
 
 
 def default_engine() -> Engine:
-    """The process-wide engine (models load once): dlib, the reference, or with
-    ``FACEGATE_ENGINE=fast`` the same network run by onnxruntime (3x faster end to end)."""
+    """The process-wide installation engine (models load once), as ``engine_factory``."""
     global _default
     with _lock:
         if _default is None:
@@ -65,5 +87,6 @@ def similarity(a: FloatArray, b: FloatArray) -> float:
     return float(np.dot(a, b))
 
 
-__all__ = ["QUALITY_ISSUES", "Box", "Engine", "Face", "FloatArray", "ImageArray", "Quality",
-           "QualityPolicy", "default_engine", "engine_factory", "similarity"]
+__all__ = ["BUILTIN_KEYS", "QUALITY_ISSUES", "Box", "Engine", "Face", "FloatArray", "ImageArray",
+           "Quality", "QualityPolicy", "builtin_factory", "default_engine", "engine_factory",
+           "similarity"]

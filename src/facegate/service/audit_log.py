@@ -37,7 +37,8 @@ class AuditLog:
             uow.commit()
 
     def error(self, actor: Actor, operation: str, err: FacegateError, subject: str | None,
-              deployment: str | None) -> None:
-        """An operation that failed on its input (no face, poor image) after the gate."""
+              deployment: str | None, detail: dict[str, Any] | None = None) -> None:
+        """An operation that failed on its input (no face, poor image, another person's face)
+        after the gate; ``detail`` says more (never a template's values)."""
         self.alone(actor, operation, "error", err.rules, subject=subject,
-                   deployment=deployment, detail={"error": err.code})
+                   deployment=deployment, detail={"error": err.code, **(detail or {})})

@@ -122,8 +122,10 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
     skipped as already done, rejected images with reasons, references without consent)."""
     records = read_consents(consents_file)
     folders = subject_folders(folder)
-    service.deployments.get(actor, deployment_id)  # NotFound early
-    purpose = service.deployments.get(actor, deployment_id)["purpose"]
+    dep = service.deployments.get(actor, deployment_id)  # NotFound early
+    purpose = dep["purpose"]
+    # Workers describe faces with the engine the deployment's new templates are made by.
+    engine_key = dep["migrating_to"] or dep["engine"]
     journal = Journal(service.settings.data_dir / "batches" / f"{deployment_id}.json")
     key = service.keyring.ref_digest
     todo = {ref: paths for ref, paths in folders.items()
@@ -136,7 +138,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
     }
     bar = Progress(sum(len(p) for p in todo.values()), "enrol", force=progress)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    for ref, results in _analysed(todo, workers, factory or service.recogniser.factory(),
+    for ref, results in _analysed(todo, workers, factory or service.recogniser.factory(engine_key),
                                   service.settings.image_limits):
         rec = records[ref]
         faces: list[Face | BadInput] = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,12 +48,12 @@ def threshold_for(engine_key: str, fmr: float) -> float:
 MAX_EXPECTED_FALSE_MATCHES = 0.01  # per probe of a stranger, at a 1:N deployment
 
 
-def identify_fmr(engine_key: str, gallery: int, ceiling: float = DEFAULT_FMR) -> float:
-    """The FMR target of a 1:N search over ``gallery`` subjects: the largest calibrated one,
-    at most ``ceiling``, at which a stranger expects fewer than
+def identify_fmr(table: Mapping[float, float], gallery: int, ceiling: float = DEFAULT_FMR
+                 ) -> float:
+    """The FMR target of a 1:N search over ``gallery`` subjects, from an engine's calibrated
+    ``table``: the largest target, at most ``ceiling``, at which a stranger expects fewer than
     ``MAX_EXPECTED_FALSE_MATCHES`` false matches (gallery x FMR), or else the smallest
     calibrated one (the expected false matches are then reported as they are)."""
-    table = CALIBRATION.get(engine_key)
     if not table:
         return ceiling
     fits = [f for f in table if f <= ceiling and gallery * f < MAX_EXPECTED_FALSE_MATCHES]

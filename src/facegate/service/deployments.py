@@ -79,8 +79,9 @@ class Deployments:
                 k for k, old, new in (("purpose", dep.purpose, m.purpose or ""),
                                       ("mode", dep.mode, m.mode)) if old != new]
             manifest_json = m.model_dump(mode="json")
-            if dep is None:
-                dep = Deployment(id=m.id, created_at=now, notice_version=0)
+            if dep is None:  # a new deployment's templates are the installation's engine's
+                dep = Deployment(id=m.id, created_at=now, notice_version=0,
+                                 engine=self.recogniser.key)
                 s.add(dep)
             dep.name, dep.rule_pack, dep.purpose = m.name, pack, m.purpose or ""
             dep.mode, dep.status, dep.manifest, dep.updated_at = m.mode, "active", \

@@ -1,15 +1,20 @@
-"""The engine in use and the templates made by others: templates of different engines or
-model versions are never compared, so their subjects must be enrolled again."""
+"""The engines in use: the installation's, each deployment's and the one it moves to, with the
+migration's progress; and who needs re-enrolment (templates of an engine their deployment no
+longer uses are never compared)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.faces import Recogniser
 from facegate.service.gatekeeper import Gatekeeper
+from facegate.service.migration import EngineMigration
+from facegate.store.models import Deployment
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,19 +23,49 @@ class Engines:
     gate: Gatekeeper
     audit: AuditLog
     recogniser: Recogniser
+    migration: EngineMigration
 
     def status(self, actor: Actor) -> dict[str, Any]:
-        """The engine, its threshold, and who needs re-enrolment."""
+        """The installation's engine and threshold; per deployment its engine, the one it
+        moves to and how far (subjects moved, subjects left); who needs re-enrolment."""
         decision = self.gate.role(actor, "engine.read")
         with self.uow() as uow:
             rows = uow.templates.engines_in_use(decision.permit())
+            deps = list(uow.session.execute(select(Deployment).order_by(Deployment.id))
+                        .scalars())
             self.audit.record(uow.session, actor, "engine.status", "allowed", decision.rules,
                               detail={"template_groups": len(rows)})
             uow.commit()
-        engine = self.recogniser.engine
-        current = (engine.name, engine.model_version)
+        default = self.recogniser.key
+        uses = {d.id: d.engine or default for d in deps}
+        targets = {d.id: d.migrating_to for d in deps}
+        deployments = []
+        for d in deps:
+            subjects: dict[str, set[str]] = {}
+            templates: dict[str, int] = {}
+            for s, dep, e, m, n in rows:
+                if dep == d.id:
+                    subjects.setdefault(f"{e}/{m}", set()).add(s)
+                    templates[f"{e}/{m}"] = templates.get(f"{e}/{m}", 0) + n
+            out: dict[str, Any] = {"deployment": d.id, "engine": uses[d.id],
+                                   "migrating_to": targets[d.id], "templates": templates}
+            target = targets[d.id]
+            if target is not None:
+                moved = len(subjects.get(target, set()))
+                left = len(subjects.get(uses[d.id], set()))
+                out["progress"] = {"subjects_moved": moved, "subjects_left": left,
+                                   "share": round(moved / (moved + left), 4)
+                                   if moved + left else 1.0}
+            deployments.append(out)
         stale = [{"subject": s, "deployment": d, "engine": f"{e}/{m}", "templates": n}
-                 for s, d, e, m, n in rows if (e, m) != current]
-        return {"engine": self.recogniser.key, "threshold": self.recogniser.threshold,
-                "templates_current": sum(n for _, _, e, m, n in rows if (e, m) == current),
-                "needs_reenrolment": stale}
+                 for s, d, e, m, n in rows
+                 if f"{e}/{m}" not in (uses.get(d), targets.get(d))]
+        return {"engine": default, "threshold": self.recogniser.threshold,
+                "templates_current": sum(n for _, d, e, m, n in rows
+                                         if f"{e}/{m}" == uses.get(d)),
+                "deployments": deployments, "needs_reenrolment": stale}
+
+    def migrate(self, actor: Actor, deployment_id: str, target: str | None = None
+                ) -> dict[str, Any]:
+        """Put a deployment into migration towards ``target`` (``EngineMigration.start``)."""
+        return self.migration.start(actor, deployment_id, target)

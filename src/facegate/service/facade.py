@@ -27,13 +27,16 @@ from facegate.service.facts import FactBuilder
 from facegate.service.filing import Filing
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.housekeeping import Housekeeping
+from facegate.service.identification import Identification
 from facegate.service.identities import Identities
 from facegate.service.indexes import IndexRegistry
 from facegate.service.keys import Keys
 from facegate.service.matching import Matching
+from facegate.service.migration import EngineMigration
 from facegate.service.reviews import Reviews
 from facegate.service.rights import Rights
 from facegate.service.subjects import Subjects
+from facegate.service.verification import Verification
 from facegate.store import db
 from facegate.store.uow import UnitOfWork
 
@@ -52,7 +55,7 @@ class Facegate:
         gate = Gatekeeper(audit, clock, settings.rule_pack)
         self.recogniser = Recogniser(settings, engine)
         identities = Identities(self.keyring)
-        indexes = IndexRegistry(self.recogniser, self.keyring, clock)
+        indexes = IndexRegistry(self.keyring, clock)
         common: dict[str, Any] = {"uow": uow, "gate": gate, "audit": audit, "clock": clock}
 
         self.filing = Filing(**common, keyring=self.keyring, settings=settings)
@@ -63,9 +66,17 @@ class Facegate:
                                  filing=self.filing)
         self.consents = Consents(**common, facts=facts, identities=identities,
                                  indexes=indexes, filing=self.filing)
+        identification = Identification(**common, facts=facts, recogniser=self.recogniser,
+                                        indexes=indexes)
+        migration = EngineMigration(**common, facts=facts, identities=identities,
+                                    recogniser=self.recogniser)
+        verification = Verification(**common, facts=facts, identities=identities,
+                                    recogniser=self.recogniser, indexes=indexes,
+                                    migration=migration)
         self.matching = Matching(**common, facts=facts, identities=identities,
                                  recogniser=self.recogniser, indexes=indexes,
-                                 filing=self.filing)
+                                 filing=self.filing, identification=identification,
+                                 verification=verification)
         self.rights = Rights(**common, identities=identities, subjects=self.subjects,
                              consents=self.consents)
         self.assessments = Assessments(**common)
@@ -74,7 +85,8 @@ class Facegate:
         self.exports = Exports(**common, identities=identities)
         self.audit = AuditQueries(**common)
         self.keys = Keys(**common)
-        self.engines = Engines(uow=uow, gate=gate, audit=audit, recogniser=self.recogniser)
+        self.engines = Engines(uow=uow, gate=gate, audit=audit, recogniser=self.recogniser,
+                               migration=migration)
         self.documents = Documents(uow=uow, gate=gate, clock=clock,
                                    deployments=self.deployments, filing=self.filing)
         self.dashboard = Dashboard(uow=uow, gate=gate, clock=clock, facts=facts)

@@ -1,7 +1,8 @@
-"""The 1:N indexes of this process, one per deployment, kept in step with the store: rebuilt
-when another process changed the deployment's templates (its generation moved), extended after
-an enrolment, emptied of a subject inside the deleting transaction. The index proposes; the
-store decides (every candidate is confirmed against it)."""
+"""The 1:N indexes of this process, one per deployment and engine (a deployment moving to
+another engine has two galleries), kept in step with the store: rebuilt when another process
+changed the deployment's templates (its generation moved), extended after an enrolment,
+emptied of a subject inside the deleting transaction. The index proposes; the store decides
+(every candidate is confirmed against it)."""
 
 from __future__ import annotations
 
@@ -14,45 +15,46 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facegate.crypto import KeyRing
+from facegate.engine import Engine
 from facegate.index import ExactIndex
 from facegate.policy import Decision
 from facegate.service.clock import Clock
-from facegate.service.faces import Recogniser
+from facegate.service.faces import key_of
 from facegate.store.models import SubjectKey
 from facegate.store.repository import generation
 from facegate.store.uow import UnitOfWork
 
 
 class IndexRegistry:
-    def __init__(self, recogniser: Recogniser, keyring: KeyRing, clock: Clock) -> None:
-        self._recogniser = recogniser
+    def __init__(self, keyring: KeyRing, clock: Clock) -> None:
         self._keyring = keyring
         self._clock = clock
-        self._indexes: dict[str, tuple[int, ExactIndex]] = {}
+        self._indexes: dict[tuple[str, str], tuple[int, ExactIndex]] = {}
         self.lock = threading.RLock()
 
-    def for_deployment(self, uow: UnitOfWork, decision: Decision, deployment_id: str
-                       ) -> ExactIndex:
-        """The deployment's index, rebuilt from the store (through the gate's permit) when
-        another process, or this one, changed its templates since it was built."""
+    def for_deployment(self, uow: UnitOfWork, decision: Decision, deployment_id: str,
+                       engine: Engine) -> ExactIndex:
+        """The deployment's index of ``engine``'s templates, rebuilt from the store (through
+        the gate's permit) when another process, or this one, changed its templates since it
+        was built."""
         s = uow.session
         gen = generation(s, deployment_id)
-        cached = self._indexes.get(deployment_id)
+        slot = (deployment_id, key_of(engine))
+        cached = self._indexes.get(slot)
         if cached is not None and cached[0] == gen:
             return cached[1]
-        engine = self._recogniser.engine
         index = ExactIndex(engine.dim)
         keys = s.execute(select(SubjectKey)).scalars()
         deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
         for t in uow.templates.open_for_index(decision.permit(), deployment_id, engine.name,
                                               engine.model_version, deks, self._clock.now()):
             index.add(t.id, t.subject_id, t.vector)
-        self._indexes[deployment_id] = (gen, index)
+        self._indexes[slot] = (gen, index)
         return index
 
     def generations(self, s: Session) -> dict[str, int]:
         """Store generations of the deployments this process holds an index for."""
-        return {dep: generation(s, dep) for dep in self._indexes}
+        return {dep: generation(s, dep) for dep in {d for d, _ in self._indexes}}
 
     def drop_subject(self, s: Session, before: dict[str, int], subject_id: str,
                      deployment_ids: list[str] | None = None) -> int:
@@ -60,31 +62,38 @@ class IndexRegistry:
         generations read before the store change, to tell a fresh index (advanced to the new
         generation) from a stale one (dropped, rebuilt on next use)."""
         n = 0
-        for dep, (gen, index) in list(self._indexes.items()):
+        for slot, (gen, index) in list(self._indexes.items()):
+            dep = slot[0]
             if deployment_ids is not None and dep not in deployment_ids:
                 continue
             n += index.remove_subject(subject_id)
             if gen == before.get(dep):
-                self._indexes[dep] = (generation(s, dep), index)
+                self._indexes[slot] = (generation(s, dep), index)
             else:
-                del self._indexes[dep]
+                del self._indexes[slot]
         return n
 
-    def added(self, deployment_id: str, gen_before: int, gen_after: int, subject_id: str,
-              entries: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
-        """Templates were committed: extend a fresh index, or drop a stale one."""
+    def added(self, deployment_id: str, engine_key: str, gen_before: int, gen_after: int,
+              subject_id: str, entries: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
+        """Templates of ``engine_key`` were committed: extend a fresh index (the deployment's
+        other engine's index is fresh too: its templates did not change), or drop a stale
+        one."""
         with self.lock:
-            cached = self._indexes.get(deployment_id)
-            if cached is not None and cached[0] == gen_before:
-                for template_id, vector in entries:
-                    cached[1].add(template_id, subject_id, vector)
-                self._indexes[deployment_id] = (gen_after, cached[1])
-            else:
-                self._indexes.pop(deployment_id, None)
+            for slot, (gen, index) in list(self._indexes.items()):
+                if slot[0] != deployment_id:
+                    continue
+                if gen != gen_before:
+                    del self._indexes[slot]
+                    continue
+                if slot[1] == engine_key:
+                    for template_id, vector in entries:
+                        index.add(template_id, subject_id, vector)
+                self._indexes[slot] = (gen_after, index)
 
     def forget(self, deployment_id: str) -> None:
-        """Drop a deployment's index; it is rebuilt from the store on next use."""
-        self._indexes.pop(deployment_id, None)
+        """Drop a deployment's indexes; they are rebuilt from the store on next use."""
+        for slot in [k for k in self._indexes if k[0] == deployment_id]:
+            del self._indexes[slot]
 
     def commit_or_invalidate(self, uow: UnitOfWork) -> None:
         """Commit a deletion; if the commit fails, drop every index so they are rebuilt from

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from facegate.engine import Face
+from facegate.engine import Box, Face
 from facegate.policy import Manifest
 from facegate.store.models import Assessment, Consent, Deployment, Template
 
@@ -60,6 +60,7 @@ def receipt(operation: str, subject_id: str, now: datetime, gone: list[Template]
 def deployment_view(d: Deployment) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
             "rule_pack": d.rule_pack, "status": d.status, "notice_version": d.notice_version,
+            "engine": d.engine, "migrating_to": d.migrating_to,
             "updated_at": d.updated_at.isoformat()}
 
 
@@ -95,7 +96,21 @@ def quality_view(face: Face) -> dict[str, Any]:
             "issues": list(q.issues), "detector": face.detector}
 
 
-def face_view(face: Face) -> dict[str, Any]:
-    b = face.box
-    return {"box": {"left": b.left, "top": b.top, "right": b.right, "bottom": b.bottom},
-            "quality": quality_view(face)}
+def box_view(box: Box, scale: float = 1.0, width: int | None = None,
+             height: int | None = None) -> dict[str, int]:
+    """A face box in the upload's own pixels: the engine's box (found in the decoded, possibly
+    downscaled image) times ``scale``, kept inside the ``width`` x ``height`` upload."""
+
+    def at(v: int, side: int | None) -> int:
+        out = round(v * scale)
+        return out if side is None else min(max(out, 0), side)
+
+    return {"left": at(box.left, width), "top": at(box.top, height),
+            "right": at(box.right, width), "bottom": at(box.bottom, height)}
+
+
+def face_view(face: Face, scale: float = 1.0, width: int | None = None,
+              height: int | None = None) -> dict[str, Any]:
+    """Where a face is (in the upload's pixels) and its quality (measured on the pixels the
+    engine analysed)."""
+    return {"box": box_view(face.box, scale, width, height), "quality": quality_view(face)}

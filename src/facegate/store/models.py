@@ -63,6 +63,11 @@ class Deployment(Base):
     notice_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The engine its templates come from ("name/model_version"); None until the first
+    # enrolment of a deployment registered before engines were recorded.
+    engine: Mapped[str | None] = mapped_column(String(200))
+    # The engine its templates are moving to, one verification at a time (None: not moving).
+    migrating_to: Mapped[str | None] = mapped_column(String(200))
 
 
 class Notice(Base):

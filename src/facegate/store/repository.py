@@ -85,12 +85,29 @@ class TemplateRepository:
             Template.engine == engine, Template.model_version == model_version)).scalars()
         return [self._open(t, dek) for t in rows]
 
+    def open_for_enrolment(self, permit: Permit, dek: bytes, subject_id: str, engine: str,
+                           model_version: str, now: datetime) -> list[StoredTemplate]:
+        """The subject's own unexpired templates whose consent stands, at every deployment,
+        for an enrolment the gate allowed to compare its new face with: the new template must
+        be the same person's (PIPL Art. 8, accuracy). The one read beyond the permit's
+        deployment, and only for that comparison: these templates are matched against the
+        same subject's new face, never against anyone else (``purpose.bound``)."""
+        self._check(permit, subject_id, None, "enrol")
+        rows = self._s.execute(
+            select(Template).join(Consent, Consent.id == Template.consent_id).where(
+                Template.subject_id == subject_id, Template.engine == engine,
+                Template.model_version == model_version, Consent.withdrawn_at.is_(None),
+                Template.expires_at > now)
+        ).scalars()
+        return [self._open(t, dek) for t in rows]
+
     def open_for_index(self, permit: Permit, deployment_id: str, engine: str,
                        model_version: str, deks: dict[str, bytes],
                        now: datetime) -> list[StoredTemplate]:
         """Every unexpired template of the deployment whose consent stands (for the 1:N
-        index; ``retention.minimum``)."""
-        self._check(permit, None, deployment_id, "identify")
+        index, which an enrolment there also searches for possible duplicates;
+        ``retention.minimum``)."""
+        self._check(permit, None, deployment_id, "identify", "enrol")
         rows = self._s.execute(
             select(Template).join(Consent, Consent.id == Template.consent_id).where(
                 Template.deployment_id == deployment_id, Template.engine == engine,
@@ -134,6 +151,25 @@ class TemplateRepository:
         self._delete(gone)
         return gone
 
+    def retire(self, permit: Permit, subject_id: str, deployment_id: str, engine: str,
+               model_version: str) -> list[Template]:
+        """Delete a subject's templates of one engine at a deployment, once a template of the
+        engine it moves to was added under an enrolment permit (engine migration)."""
+        self._check(permit, subject_id, deployment_id, "enrol")
+        gone = list(self._s.execute(select(Template).where(
+            Template.subject_id == subject_id, Template.deployment_id == deployment_id,
+            Template.engine == engine, Template.model_version == model_version)).scalars())
+        self._delete(gone)
+        return gone
+
+    def count(self, permit: Permit, deployment_id: str, engine: str, model_version: str
+              ) -> int:
+        """How many templates of one engine a deployment holds (an engine migration is
+        complete when the old engine has none)."""
+        self._check(permit, None, deployment_id, "enrol", "engine.migrate", "engine.read")
+        return int(self._s.execute(select(func.count()).select_from(Template).where(
+            Template.deployment_id == deployment_id, Template.engine == engine,
+            Template.model_version == model_version)).scalar_one())
 
     def delete_expired(self, permit: Permit, now: datetime) -> list[Template]:
         """Delete every template whose retention ended (``retention.minimum``)."""

@@ -96,7 +96,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                           "consent.withdraw", "consent.read", "audit.read", "audit.verify",
                           "decline", "export", "pia.record", "pia.read", "pia.delete",
                           "rights.access", "rights.delete", "rights.read", "housekeeping",
-                          "filing.read", "filing.record", "documents", "engine.read"}),
+                          "filing.read", "filing.record", "documents", "engine.read",
+                          "engine.migrate"}),
     "auditor": frozenset({"audit.read", "audit.verify", "pia.read", "filing.read",
                           "rights.read", "deployment.read"}),
     # The person, on the public rights page: no key; only their own request (proved by the

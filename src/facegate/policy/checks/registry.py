@@ -40,7 +40,8 @@ ALL_OPERATIONS = frozenset({
     "enrol", "verify", "identify", "identify.match", "decline", "detect", "audit.read",
     "audit.verify", "key.manage", "attributes", "transaction.review", "export", "pia.record",
     "pia.read", "pia.delete", "rights.access", "rights.delete", "rights.read", "housekeeping",
-    "filing.read", "filing.record", "documents", "engine.read", "rights.request",
+    "filing.read", "filing.record", "documents", "engine.read", "engine.migrate",
+    "rights.request",
 })
 
 
