@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import sys
 import time
@@ -58,15 +59,12 @@ def _serve(conn: Connection, engine_kind: str) -> None:
     from PIL import Image
 
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused all the same
-    if engine_kind == "fast":
-        from facegate.engine.dlib_onnx import FastDlibEngine
+    from facegate.engine import engine_factory
 
-        engine: Any = FastDlibEngine()
-    else:
-        from facegate.engine.dlib_engine import DlibEngine
-
-        engine = DlibEngine()
-    engine.warm_up()
+    os.environ["FACEGATE_ENGINE"] = engine_kind
+    engine: Any = engine_factory()()
+    if hasattr(engine, "warm_up"):
+        engine.warm_up()
     conn.send("ready")
     while True:
         try:
@@ -77,10 +75,10 @@ def _serve(conn: Connection, engine_kind: str) -> None:
 
 
 class Isolated:
-    """Runs cases in a worker process (``engine``: ``dlib`` or ``fast``); a worker that dies is
-    the outcome ``crash (exit N)`` and the next case starts a new one."""
+    """Runs cases in a worker process (``engine``: ``sface``, ``dlib`` or ``fast``); a worker
+    that dies is the outcome ``crash (exit N)`` and the next case starts a new one."""
 
-    def __init__(self, engine: str = "dlib", timeout_s: float = 300.0) -> None:
+    def __init__(self, engine: str = "sface", timeout_s: float = 300.0) -> None:
         self.engine = engine
         self.timeout_s = timeout_s
         self._proc: Any = None
@@ -150,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--first", type=int, default=0, help="index of the first case")
     parser.add_argument("--workers", type=int, default=1, help="processes running cases")
-    parser.add_argument("--engine", choices=["dlib", "fast"], default="dlib")
+    parser.add_argument("--engine", choices=["sface", "dlib", "fast"], default="sface")
     parser.add_argument("--save", type=Path, help="write each failing case's bytes here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
