@@ -126,3 +126,34 @@ def test_several_faces_in_one_batch(sface: SfaceEngine, image: Callable[[str], n
     for f, v in zip(faces, alone, strict=True):
         assert f.embedding is not None and np.allclose(f.embedding, v, atol=1e-5)
     assert float(alone[0] @ alone[1]) < 0.3
+
+
+def test_a_service_with_a_changed_model_refuses_to_start(
+        tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import facegate.engine
+    from facegate.api.app import create_app
+    from facegate.engine import zoo_models
+    from facegate.errors import FacegateError
+    from facegate.service import Facegate, Settings
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for model in (YUNET, SFACE):
+        shutil.copy(models_dir() / model.name, folder / model.name)
+    (folder / SFACE.name).write_bytes(b"\0" + (folder / SFACE.name).read_bytes()[1:])
+    monkeypatch.setattr(zoo_models, "models_dir", lambda: folder)
+    monkeypatch.setattr(facegate.engine, "_default", None)  # build the engine anew
+    settings = Settings(data_dir=data_dir)
+    Facegate.initialise(settings)
+    service = Facegate(settings)
+    try:
+        app = create_app(service, housekeeping_every_s=0)
+        with (pytest.raises(ModelIntegrityError, match=re.escape(SFACE.name)) as refused,
+              TestClient(app)):
+            pass  # the app does not start
+        assert isinstance(refused.value, FacegateError)
+        assert refused.value.http_status == 503 and refused.value.exit_code == 1
+    finally:
+        service.close()

@@ -129,6 +129,15 @@ class Refused(FacegateError):
     exit_code = 3
 
 
+class ModelIntegrityError(FacegateError):
+    """A face model file is missing, of another version, or not the file it should be: the
+    engine refuses to start (HTTP 503 until the installation is repaired)."""
+
+    code = "model_integrity"
+    http_status = 503
+    exit_code = 1
+
+
 class KeyShredded(FacegateError):
     """A subject's key is gone: its ciphertexts can no longer be decrypted."""
 

@@ -77,6 +77,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.engine  # noqa: B018 - models load (and are checked) before the first request
         stop = threading.Event()
         worker = None
         if every > 0:

