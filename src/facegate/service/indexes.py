@@ -96,10 +96,12 @@ class IndexRegistry:
             del self._indexes[slot]
 
     def commit_or_invalidate(self, uow: UnitOfWork) -> None:
-        """Commit a deletion; if the commit fails, drop every index so they are rebuilt from
-        the store (which still holds what was not deleted)."""
+        """Commit a deletion and shred what it deleted from the database's files; if the
+        commit fails, drop every index so they are rebuilt from the store (which still holds
+        what was not deleted)."""
         try:
             uow.commit()
         except Exception:
             self._indexes.clear()
             raise
+        uow.shred()  # no copy of what was deleted stays in the database's files

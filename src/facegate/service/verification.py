@@ -135,6 +135,7 @@ class Verification:
                              generation(s, deployment_id))
             uow.commit()
             if moved is not None:
+                uow.shred()  # the retired templates leave no copy behind
                 assert target is not None
                 self.indexes.added(deployment_id, target, moved[2], moved[2], subject_id,
                                    [(moved[0], moved[1])])

@@ -1,8 +1,10 @@
 """Database engine and migrations. SQLite by default (a file in the data directory);
-any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) in ``FACEGATE_DATABASE_URL``."""
+any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) in ``FACEGATE_DATABASE_URL``. A SQLite
+file and its ``-wal``/``-shm`` companions are readable by their owner only (0600)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,8 +22,24 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'facegate.db').resolve()}"
 
 
+def owner_only(url: str) -> None:
+    """Create a SQLite database file 0600 (SQLite gives its -wal and -shm files the same mode)
+    and bring an existing one, and its companions, to 0600."""
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # SQLite reports the missing directory itself
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        if p.exists():
+            p.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        owner_only(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -30,6 +49,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA secure_delete=ON")  # deleted templates are overwritten
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA temp_store=MEMORY")  # sorts and temporary tables: no file
             cur.close()
 
         @event.listens_for(engine, "begin")

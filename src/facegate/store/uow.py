@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,3 +34,25 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def shred(self) -> None:
+        """After a committed deletion, leave no copy of the deleted rows in any file. SQLite
+        (``secure_delete`` zeroes freed pages in the database file) also keeps every page it
+        wrote, old contents included, in its write-ahead log until a checkpoint: copy the log
+        into the database and truncate it to nothing. PostgreSQL keeps old row versions until
+        VACUUM and in its own WAL: the operator's configuration covers those (README)."""
+        engine = self.session.get_bind().engine
+        if engine.dialect.name != "sqlite":
+            return
+        raw = engine.raw_connection()  # outside any transaction: a checkpoint needs none open
+        try:
+            sqlite = raw.driver_connection
+            assert sqlite is not None
+            for _ in range(50):  # another connection's read can hold the log for a moment
+                busy, _, _ = sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return
+                time.sleep(0.02)
+            raise RuntimeError("the write-ahead log could not be emptied after a deletion")
+        finally:
+            raw.close()
