@@ -57,6 +57,11 @@ class ImageLimits:
 
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
+    # One request: its body (read into memory, never spooled to disk), its images, and their
+    # pixels together (every image is decoded and scanned).
+    max_request_bytes: int = 32 * 1024 * 1024
+    max_images: int = 10
+    max_request_pixels: int = 100_000_000
     max_frames: int = 1
     formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})
     max_side: int = 1600
@@ -266,3 +271,14 @@ def decode_image_scaled(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> Sc
         except _DECODE_ERRORS:
             pass
     return ScaledImage(array, max(w, h) / max(width, height), w, h)
+
+
+def header_pixels(data: bytes) -> int:
+    """Width x height from an image's header (nothing decoded); 0 when it cannot be read
+    (decoding then says why)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except Exception:
+        return 0
+    return int(width) * int(height)
