@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -140,19 +140,20 @@ def verify_rows(rows: Iterable[Mapping[str, Any]],
 def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     """Verify the whole trail in the store, streaming it in batches."""
     head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+    return verify_rows(records(session, batch), (head.seq, head.hash) if head else (0, GENESIS))
 
-    def rows() -> Iterable[dict[str, Any]]:
-        last = 0
-        while True:
-            chunk = session.execute(select(AuditRecord).where(AuditRecord.seq > last)
-                                    .order_by(AuditRecord.seq).limit(batch)).scalars().all()
-            if not chunk:
-                return
-            for rec in chunk:
-                yield record_dict(rec)
-            last = chunk[-1].seq
 
-    return verify_rows(rows(), (head.seq, head.hash) if head else (0, GENESIS))
+def records(session: Session, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every record in ``seq`` order, streamed in batches."""
+    last = 0
+    while True:
+        chunk = session.execute(select(AuditRecord).where(AuditRecord.seq > last)
+                                .order_by(AuditRecord.seq).limit(batch)).scalars().all()
+        if not chunk:
+            return
+        for rec in chunk:
+            yield record_dict(rec)
+        last = chunk[-1].seq
 
 
 def tail(session: Session, n: int = 20, **filters: Any) -> list[dict[str, Any]]:

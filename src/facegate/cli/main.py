@@ -309,8 +309,15 @@ def detect(image: Path, attributes: Annotated[str | None, typer.Option(
 # ---- audit and keys -----------------------------------------------------------------------
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the whole hash chain; names the first broken record."""
+def audit_verify(checkpoint: Annotated[Path | None, typer.Option(
+        help="Also check the trail against this signed checkpoint.")] = None,
+                 trail: Annotated[Path | None, typer.Option(
+        help="An earlier export (audit export), to name the first changed record.")] = None
+                 ) -> None:
+    """Check the whole hash chain (and a signed checkpoint); names the first bad record."""
+    if checkpoint is not None:
+        audit_trail.verify_against(checkpoint, trail)
+        return
     out = STATE.service.audit.verify(actor())
     emit(out, f"audit chain intact: {out['count']} records" if out["ok"]
          else f"audit chain BROKEN at record {out['first_broken']}: {out['reason']}")
@@ -330,6 +337,11 @@ def audit_tail(n: Annotated[int, typer.Option("-n", help="How many records.")] =
         f"{r['seq']:>6} {r['at'][:19]} {r['actor']:18} {r['operation']:18} {r['decision']:8} "
         f"{r['subject'] or '-':24} {r['deployment'] or '-':16} {','.join(r['rules'])}"
         for r in rows) or "no records")
+
+
+from facegate.cli import audit_trail  # noqa: E402 - its commands join the audit group here
+
+audit_trail.register(audit_app)
 
 
 @key_app.command("create")

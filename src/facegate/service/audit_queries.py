@@ -1,16 +1,23 @@
 """Reading the audit trail: verifying its chain, the latest records, searches and exports
-(the export is itself audited), and the counts the officer's dashboard draws."""
+(the export is itself audited), the counts the officer's dashboard draws, and signed
+checkpoints of its Merkle tree with inclusion proofs (``security.controls``)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from facegate.audit import tail, trail, verify_chain
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from facegate.audit import merkle, offline, tail, trail, verify_chain
+from facegate.crypto.signing import public_key_b64
+from facegate.errors import BadInput, Conflict
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
@@ -27,6 +34,8 @@ class AuditQueries:
     gate: Gatekeeper
     audit: AuditLog
     clock: Clock
+    # The checkpoint signing key, loaded on first use (None: checkpoints are not signed here).
+    signer: Callable[[], Ed25519PrivateKey] | None = None
 
     def verify(self, actor: Actor) -> dict[str, Any]:
         """Check the whole hash chain; names the first broken record."""
@@ -83,3 +92,69 @@ class AuditQueries:
         self.gate.role(actor, "audit.read")
         with self.uow() as uow:
             return trail.operation_counts(uow.session, DELETIONS)
+
+    def export_trail(self, actor: Actor) -> list[dict[str, Any]]:
+        """Every record, oldest first, for ``python -m facegate.audit.offline`` (audited)."""
+        self.gate.role(actor, "audit.read")
+        with self.uow() as uow:
+            records = list(trail.records(uow.session))
+        self.audit.alone(actor, "audit.export", "allowed", ["security.controls"],
+                         detail={"format": "jsonl", "records": len(records)})
+        return records
+
+    def _key(self) -> Ed25519PrivateKey:
+        if self.signer is None:
+            raise Conflict("no checkpoint signing key is configured")
+        return self.signer()
+
+    def checkpoint(self, actor: Actor) -> dict[str, Any]:
+        """A signed tree head over the whole trail: size, Merkle root, time, Ed25519 signature
+        and the public key. Refused while the chain is broken (it would sign the damage)."""
+        self.gate.role(actor, "audit.verify")
+        key = self._key()
+        with self.uow() as uow:
+            chain = verify_chain(uow.session)
+            leaves = [bytes.fromhex(r["hash"]) for r in trail.records(uow.session)]
+        if not chain.ok:
+            raise Conflict(f"the audit chain is broken at record {chain.first_broken}: "
+                           f"{chain.reason}; no checkpoint is signed over it")
+        size, root = len(leaves), merkle.root(leaves).hex()
+        at = self.clock.now().isoformat(timespec="seconds")
+        public = public_key_b64(key)
+        cp = {"format": offline.FORMAT, "size": size, "root": root, "at": at,
+              "public_key": public, "key_id": offline.key_id(public),
+              "signature": base64.b64encode(
+                  key.sign(offline.checkpoint_message(size, root, at))).decode()}
+        self.audit.alone(actor, "audit.checkpoint", "allowed", ["security.controls"],
+                         detail={"size": size, "root": root, "key_id": cp["key_id"]})
+        return cp
+
+    def verify_checkpoint(self, actor: Actor, checkpoint: Mapping[str, Any],
+                          earlier: Sequence[Mapping[str, Any]] | None = None
+                          ) -> dict[str, Any]:
+        """The trail against a signed checkpoint: the signature (by this installation's key),
+        the chain, and that records 1..size still produce the signed root. ``earlier``, a
+        previous export, names the first record that changed since."""
+        self.gate.role(actor, "audit.verify")
+        public = public_key_b64(self._key()) if self.signer is not None else None
+        with self.uow() as uow:
+            chain = verify_chain(uow.session)
+            rows = list(trail.records(uow.session))
+        out = offline.verify(rows, [checkpoint], public, earlier)
+        if out["ok"] and not chain.ok:
+            out = {"ok": False, "count": len(rows), "first_bad": chain.first_broken,
+                   "reason": chain.reason}
+        return {**out, "checkpoint_size": checkpoint.get("size")}
+
+    def prove(self, actor: Actor, seq: int, size: int | None = None) -> dict[str, Any]:
+        """An inclusion proof (RFC 9162) of record ``seq`` in the tree of the first ``size``
+        records (all of them by default)."""
+        self.gate.role(actor, "audit.read")
+        with self.uow() as uow:
+            leaves = [bytes.fromhex(r["hash"]) for r in trail.records(uow.session)]
+        size = len(leaves) if size is None else size
+        if not 1 <= seq <= size <= len(leaves):
+            raise BadInput(f"record {seq} is not in a tree of {size} of {len(leaves)} records")
+        return {"seq": seq, "hash": leaves[seq - 1].hex(), "size": size,
+                "root": merkle.root(leaves, size).hex(),
+                "proof": [h.hex() for h in merkle.inclusion_proof(leaves, seq - 1, size)]}

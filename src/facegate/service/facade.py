@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from facegate import __version__
 from facegate.crypto import KeyRing, load_master_key
+from facegate.crypto.signing import load_signing_key, public_key_b64, signing_key_file
 from facegate.engine import Engine
 from facegate.service.assessments import Assessments
 from facegate.service.audit_log import AuditLog
@@ -83,7 +84,8 @@ class Facegate:
         self.housekeeping = Housekeeping(**common, indexes=indexes, filing=self.filing)
         self.reviews = Reviews(**common, facts=facts)
         self.exports = Exports(**common, identities=identities)
-        self.audit = AuditQueries(**common)
+        self.audit = AuditQueries(**common,
+                                  signer=lambda: load_signing_key(settings.data_dir))
         self.keys = Keys(**common)
         self.engines = Engines(uow=uow, gate=gate, audit=audit, recogniser=self.recogniser,
                                migration=migration)
@@ -93,16 +95,20 @@ class Facegate:
 
     @staticmethod
     def initialise(settings: Settings) -> dict[str, Any]:
-        """Create the data directory, the master key (outside it) and the schema. Idempotent."""
+        """Create the data directory, the master and signing keys (outside it) and the schema.
+        Idempotent."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)
         master = load_master_key(settings.data_dir, create=True)
+        signing = load_signing_key(settings.data_dir, create=True)
         engine = db.make_engine(settings.database_url or db.sqlite_url(settings.data_dir))
         try:
             db.upgrade(engine)
         finally:
             engine.dispose()
         return {"data_dir": str(settings.data_dir.resolve()), "master_key": master.source,
+                "signing_key": str(signing_key_file(settings.data_dir)),
+                "public_key": public_key_b64(signing),
                 "database": "sqlite" if not settings.database_url else "external",
                 "rule_pack": settings.rule_pack, "version": __version__}
 
