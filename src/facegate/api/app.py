@@ -26,6 +26,7 @@ from facegate.api import (
     subjects,
 )
 from facegate.api.deps import Unauthorised, error
+from facegate.api.limits import BodyLimit
 from facegate.errors import FacegateError
 from facegate.policy.packs import get_pack
 from facegate.service import Actor, Facegate
@@ -49,7 +50,8 @@ def _housekeeper(service: Facegate, every_s: float, stop: threading.Event) -> No
 
 def _handle_errors(app: FastAPI) -> None:
     """Every error as a JSON body: the service's errors with their status and rules, bad
-    input as 422 with each problem, a missing or unknown key as 401."""
+    input as 422 with each problem, a missing or unknown key as 401 (429 once the client's
+    address is locked out after repeated failures)."""
 
     @app.exception_handler(FacegateError)
     async def _facegate_error(_: Request, exc: FacegateError) -> JSONResponse:
@@ -63,6 +65,13 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthorised)
     async def _unauth(_: Request, exc: Unauthorised) -> JSONResponse:
+        if exc.retry_after is not None:
+            return JSONResponse(status_code=429, headers={"Retry-After": str(exc.retry_after)},
+                                content={"error": "too_many_failures",
+                                         "message": "too many failed authentications from "
+                                                    "this address; retry after "
+                                                    f"{exc.retry_after} s",
+                                         "rules": ["security.controls"]})
         return JSONResponse(status_code=401, headers={"WWW-Authenticate": "APIKey"},
                             content={"error": "unauthorised",
                                      "message": "a valid API key is required (X-API-Key)",
@@ -105,6 +114,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     # ---- web pages: the officer's console and the person's pages --------------------------
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=service.settings.image_limits.max_request_bytes)
     app.mount("/static", StaticFiles(packages=[("facegate.web", "static")]), name="static")
     app.include_router(public.router(service))
     app.include_router(console.router(service))

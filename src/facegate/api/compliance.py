@@ -4,14 +4,15 @@ housekeeping, manual reviews, rights requests, exports, and documents as PDF or 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who, document
 from facegate.api.schemas import ConsentOut, DecisionOut, DeletionReceipt, TemplateOut
+from facegate.service.limits import ID_MAX, REF_MAX, TEXT_MAX, TRANSACTION_MAX
 
 router = APIRouter()
 
@@ -19,8 +20,9 @@ router = APIRouter()
 class AssessmentIn(BaseModel):
     assessor: str = Field(min_length=1, max_length=200)
     assessed_on: date | None = None
-    sections: dict[str, str] = Field(description="lawfulness, impact, risks, protections")
-    conclusion: str = Field(min_length=1)
+    sections: dict[str, Annotated[str, Field(max_length=TEXT_MAX)]] = Field(
+        max_length=8, description="lawfulness, impact, risks, protections")
+    conclusion: str = Field(min_length=1, max_length=TEXT_MAX)
 
 
 class IncidentIn(BaseModel):
@@ -34,11 +36,12 @@ class FilingIn(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    deployment: str
-    transaction: str = Field(min_length=1, max_length=100)
-    staff: str | None = Field(default=None, description="The staff member who checked.")
+    deployment: str = Field(max_length=ID_MAX)
+    transaction: str = Field(min_length=1, max_length=TRANSACTION_MAX)
+    staff: str | None = Field(default=None, max_length=REF_MAX,
+                              description="The staff member who checked.")
     outcome: Literal["confirmed", "rejected"] | None = None
-    subject: str | None = None
+    subject: str | None = Field(default=None, max_length=ID_MAX)
 
 
 class AssessmentOut(BaseModel):
@@ -119,13 +122,14 @@ class ReviewOut(BaseModel):
 
 
 class RightsIn(BaseModel):
-    subject: str
+    subject: str = Field(max_length=ID_MAX)
     requester_verified: bool = Field(
         default=False, description="The requester's identity was checked by the officer.")
 
 
 class ExportIn(BaseModel):
-    basis: str | None = Field(default=None, description="The law or separate consent.")
+    basis: str | None = Field(default=None, max_length=REF_MAX,
+                              description="The law or separate consent.")
     with_identity: bool = False
 
 
@@ -188,7 +192,7 @@ def list_assessments(who: Who, service: Service, deployment_id: str) -> list[dic
 @router.delete("/v1/deployments/{deployment_id}/assessments/{version}", tags=["assessments"],
                response_model=AssessmentDeleted)
 def delete_assessment(who: Who, service: Service, deployment_id: str,
-                      version: int) -> dict[str, Any]:
+                      version: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
     """Refused while the assessment must be kept (three years)."""
     return service.assessments.delete(who, deployment_id, version)
 

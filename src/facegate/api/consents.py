@@ -11,29 +11,33 @@ from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
 from facegate.api.schemas import Alternative, ConsentOut, DecisionOut, DeletionReceipt
+from facegate.service.limits import ID_MAX, REF_MAX, RELATIONSHIP_MAX, TRANSACTION_MAX
 
 router = APIRouter()
 
 
 class ConsentIn(BaseModel):
-    subject: str
-    deployment: str
-    purpose: str
+    subject: str = Field(max_length=ID_MAX)
+    deployment: str = Field(max_length=ID_MAX)
+    purpose: str = Field(max_length=ID_MAX)
     method: Literal["electronic", "written"] = "electronic"
-    guardian_ref: str | None = None
-    guardian_relationship: str | None = None
-    notice_version: int | None = Field(default=None, description="Default: the current one.")
+    guardian_ref: str | None = Field(default=None, max_length=REF_MAX)
+    guardian_relationship: str | None = Field(default=None, max_length=RELATIONSHIP_MAX)
+    notice_version: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                       description="Default: the current one.")
 
 
 class WithdrawIn(BaseModel):
-    subject: str
-    deployment: str | None = Field(default=None, description="Omit to withdraw everywhere.")
+    subject: str = Field(max_length=ID_MAX)
+    deployment: str | None = Field(default=None, max_length=ID_MAX,
+                                   description="Omit to withdraw everywhere.")
 
 
 class DeclineIn(BaseModel):
-    deployment: str
-    subject: str | None = None
-    transaction: str | None = Field(default=None, description="Not prompted again in it.")
+    deployment: str = Field(max_length=ID_MAX)
+    subject: str | None = Field(default=None, max_length=ID_MAX)
+    transaction: str | None = Field(default=None, max_length=TRANSACTION_MAX,
+                                    description="Not prompted again in it.")
 
 
 class ConsentGranted(ConsentOut):

@@ -3,9 +3,9 @@ their current notice, and the end of face recognition at one (``filing.deregiste
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api.deps import Service, Who
@@ -120,6 +120,7 @@ def terminate_deployment(who: Who, service: Service, deployment_id: str) -> dict
 @router.get("/v1/deployments/{deployment_id}/notice", response_model=NoticeOut,
             response_model_exclude_unset=True)
 def get_notice(who: Who, service: Service, deployment_id: str,
-               version: int | None = None) -> dict[str, Any]:
+               version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+               ) -> dict[str, Any]:
     service.deployments.get(who, deployment_id)
     return service.deployments.notice(deployment_id, version)

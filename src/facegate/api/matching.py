@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from facegate.api.deps import Service, Who, attrs, read_image
 from facegate.api.schemas import DecisionOut, Finding
 from facegate.service.identification import MAX_FACES
+from facegate.service.limits import TRANSACTION_MAX
 
 router = APIRouter(tags=["faces"])
 
@@ -161,7 +162,7 @@ def enrol(who: Who, service: Service, subject: Annotated[str, Form()],
 def verify(who: Who, service: Service, subject: Annotated[str, Form()],
            deployment: Annotated[str, Form()], image: Annotated[UploadFile, File()],
            attributes: Annotated[str | None, Form()] = None,
-           transaction: Annotated[str | None, Form()] = None,
+           transaction: Annotated[str | None, Form(max_length=TRANSACTION_MAX)] = None,
            choice: Annotated[Literal["face"] | None, Form()] = None) -> dict[str, Any]:
     """1:1: does the face belong to the claimed subject? One person at a time: a second face
     about as large as the first is refused (422 ``several_faces``)."""
@@ -175,7 +176,7 @@ def identify(who: Who, service: Service, deployment: Annotated[str, Form()],
              image: Annotated[UploadFile, File()],
              top: Annotated[int, Form(ge=1, le=100)] = 5,
              attributes: Annotated[str | None, Form()] = None,
-             transaction: Annotated[str | None, Form()] = None,
+             transaction: Annotated[str | None, Form(max_length=TRANSACTION_MAX)] = None,
              choice: Annotated[Literal["face"] | None, Form()] = None) -> dict[str, Any]:
     """1:N over the templates consented for this deployment, for each face of the image;
     none below the threshold."""

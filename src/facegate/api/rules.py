@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 from facegate.api.deps import Who
 from facegate.api.schemas import Bilingual
+from facegate.errors import BadInput
 from facegate.policy.catalogue import rules_catalogue
+from facegate.policy.packs import PACKS
 
 router = APIRouter(tags=["rules"])
 
@@ -24,5 +26,7 @@ class RuleOut(BaseModel):
 
 @router.get("/v1/rules", response_model=list[RuleOut])
 def list_rules(who: Who, pack: str | None = None) -> list[dict[str, Any]]:
-    """The rule catalogue, or one pack's rules."""
+    """The rule catalogue, or one pack's rules (an unknown or empty pack is 422)."""
+    if pack is not None and pack not in PACKS:
+        raise BadInput(f"unknown rule pack {pack!r}; known: {', '.join(PACKS)}")
     return rules_catalogue(pack)

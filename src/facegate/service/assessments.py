@@ -20,6 +20,7 @@ from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.facts import assessment_facts
 from facegate.service.gatekeeper import Gatekeeper
+from facegate.service.limits import TEXT_MAX, bounded
 from facegate.service.views import assessment_view, digest_of
 from facegate.store.models import Assessment
 
@@ -64,8 +65,11 @@ class Assessments:
                            + (f"; missing: {', '.join(missing)}" if missing else "")
                            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
                            rules=["pia.before-use"])
-        assessor = str(data.get("assessor") or "").strip()
-        conclusion = str(data.get("conclusion") or "").strip()
+        for k in PIA_SECTIONS:
+            bounded(str(sections[k]), f"section {k}", TEXT_MAX)
+        assessor = str(bounded(str(data.get("assessor") or "").strip(), "assessor"))
+        conclusion = str(bounded(str(data.get("conclusion") or "").strip(), "conclusion",
+                                 TEXT_MAX))
         if not assessor or not conclusion:
             raise BadInput("an impact assessment names its assessor and its conclusion",
                            rules=["pia.before-use"])
@@ -106,6 +110,8 @@ class Assessments:
 
     def delete(self, actor: Actor, deployment_id: str, version: int) -> dict[str, Any]:
         """Refused while the assessment must still be kept (three years)."""
+        if not 1 <= version <= 2**31 - 1:  # a 32-bit column: larger is never stored
+            raise NotFound(f"{deployment_id} has no assessment version {version}")
         with self.uow() as uow:
             dep, manifest = records.deployment(uow.session, deployment_id)
             a = uow.session.execute(select(Assessment).where(
@@ -132,6 +138,7 @@ class Assessments:
         self.gate.role(actor, "pia.record", deployment=deployment_id)
         if not what.strip():
             raise BadInput("describe the incident")
+        bounded(what, "the incident", TEXT_MAX)
         with self.uow() as uow:
             dep, _ = records.deployment(uow.session, deployment_id)
             a = records.assessment(uow.session, dep)

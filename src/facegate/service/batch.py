@@ -4,7 +4,9 @@ consents and templates are written by this process, each through the gate and th
 
 Resumable and idempotent: a journal in the data directory (``batches/<deployment>.json``,
 keyed by the keyed digest of each reference, never the reference itself) records the
-references done; a rerun skips them.
+references done; a rerun skips them. An enrolment is committed before its journal entry is
+written: a subject that already has templates at the deployment but no entry (a crash between
+the two) is not enrolled again; its entry is written from the store and the rerun goes on.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import func, select
 
 from facegate.engine import Engine, Face
 from facegate.errors import BadInput, FacegateError, NotFound
@@ -28,6 +31,7 @@ from facegate.progress import Progress
 from facegate.service.actors import Actor
 from facegate.service.facade import Facegate
 from facegate.service.faces import enrolment_face
+from facegate.store.models import Template
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -134,7 +138,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
         "deployment": deployment_id, "subjects": len(folders), "enrolled": 0, "templates": 0,
         "skipped_done": sum(1 for r in folders if key(r) in journal.done),
         "no_consent_record": sorted(r for r in folders if r not in records),
-        "rejected": [], "refused": [],
+        "rejected": [], "refused": [], "already_enrolled": 0,
     }
     bar = Progress(sum(len(p) for p in todo.values()), "enrol", force=progress)
     workers = (os.cpu_count() or 1) if workers is None else workers
@@ -154,7 +158,11 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
                        for c in service.consents.all(actor, sid)):
                 service.consents.grant(actor, sid, deployment_id, purpose, rec["method"],
                                       rec["guardian_ref"], rec["guardian_relationship"])
-            if any(isinstance(f, Face) for f in faces):
+            held = _templates_held(service, sid, deployment_id)
+            if held:  # enrolled before a crash that lost the journal entry
+                report["already_enrolled"] += 1
+                journal.record(key(ref), {"subject": sid, "templates": held})
+            elif any(isinstance(f, Face) for f in faces):
                 out = service.matching.enrol(actor, sid, deployment_id, [], analysed=faces,
                                     track_filing=False)
                 report["enrolled"] += 1
@@ -183,6 +191,15 @@ def _analysed(todo: dict[str, list[str]], workers: int, factory: Callable[[], En
     with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_init,
                              initargs=(factory, limits)) as pool:
         yield from pool.map(_analyse, jobs, chunksize=1)
+
+
+def _templates_held(service: Facegate, subject_id: str, deployment_id: str) -> int:
+    """How many templates the subject already has at the deployment (the store's count)."""
+    with service.uow() as uow:
+        return int(uow.session.execute(
+            select(func.count()).select_from(Template).where(
+                Template.subject_id == subject_id, Template.deployment_id == deployment_id)
+        ).scalar_one())
 
 
 def _subject(service: Facegate, actor: Actor, ref: str, birth: date | None) -> str:

@@ -22,6 +22,7 @@ from facegate.service.filing import Filing
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.identities import Identities
 from facegate.service.indexes import IndexRegistry
+from facegate.service.limits import RELATIONSHIP_MAX, TRANSACTION_MAX, bounded
 from facegate.service.views import consent_view, receipt
 from facegate.store.models import Consent, SubjectKey, TransactionRecord
 
@@ -42,7 +43,10 @@ class Consents:
               guardian_relationship: str | None = None, notice_version: int | None = None,
               storage_location: str = "on-premises") -> dict[str, Any]:
         """Record a consent for this subject, purpose and deployment, given after the notice
-        version ``notice_version`` (the current one by default) was shown."""
+        version ``notice_version`` (the current one by default) was shown. A guardian's
+        reference and relationship are bounded in length (``security.controls``)."""
+        bounded(guardian_ref, "guardian_ref")
+        bounded(guardian_relationship, "guardian_relationship", RELATIONSHIP_MAX)
         now = self.clock.now()
         with self.uow() as uow:
             s = uow.session
@@ -145,7 +149,8 @@ class Consents:
                 transaction: str | None = None) -> dict[str, Any]:
         """The person chooses the alternative: recorded, never penalised. With a transaction
         id, face recognition is not offered again in that transaction
-        (``coercion.prohibited``)."""
+        (``coercion.prohibited``). The transaction id is bounded in length."""
+        bounded(transaction, "transaction", TRANSACTION_MAX)
         with self.uow() as uow:
             dep, manifest = records.deployment(uow.session, deployment_id)
         decision = self.gate.role(actor, "decline", deployment=deployment_id,

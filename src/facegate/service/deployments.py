@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from facegate.errors import BadInput, Conflict, NotFound
 from facegate.policy import Decision, Facts, Manifest, decide
+from facegate.policy.packs import PACKS
 from facegate.service import records
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
@@ -23,6 +24,8 @@ from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.indexes import IndexRegistry
 from facegate.service.views import deployment_view, digest_of, notice_content
 from facegate.store.models import Consent, Deployment, Notice
+
+MAX_VERSION = 2**31 - 1  # version columns are 32-bit integers; larger is never stored
 
 
 def parse_manifest(raw: dict[str, Any]) -> Manifest:
@@ -50,7 +53,10 @@ class Deployments:
 
     def check(self, raw: dict[str, Any], pack: str | None = None,
               actor: Actor | None = None) -> Decision:
-        """The gate's decision on a manifest, rule by rule; nothing is stored."""
+        """The gate's decision on a manifest, rule by rule; nothing is stored. An unknown
+        ``pack`` is bad input."""
+        if pack is not None and pack not in PACKS:
+            raise BadInput(f"unknown rule pack {pack!r}; known: {', '.join(PACKS)}")
         m = parse_manifest(raw)
         return decide(Facts(operation="deployment.apply",
                             pack=pack or m.rule_pack or self.gate.rule_pack,
@@ -130,6 +136,8 @@ class Deployments:
 
     def notice(self, deployment_id: str, version: int | None = None) -> dict[str, Any]:
         """The public notice (no personal data)."""
+        if version is not None and not 1 <= version <= MAX_VERSION:
+            raise NotFound(f"deployment {deployment_id!r} has no notice version {version}")
         with self.uow() as uow:
             dep, _ = records.deployment(uow.session, deployment_id)
             n = uow.session.execute(select(Notice).where(

@@ -17,6 +17,8 @@ from facegate.service.clock import Clock
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.store.models import ApiKey
 
+UNAUTHENTICATED = Actor("unauthenticated", "none")
+
 
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -78,6 +80,15 @@ class Keys:
             return None
         k = self._active(key)
         return Actor(f"key:{k.name}", k.role) if k else None
+
+    def failed(self, key: str | None, client: str, path: str, locked: bool = False) -> None:
+        """Audit a request refused for a missing or unknown key: the client's address and a
+        digest prefix of the key presented (never the key); ``locked`` when this failure
+        starts the client's lockout."""
+        self.audit.alone(UNAUTHENTICATED, "auth.failed", "refused", ["security.controls"],
+                         detail={"client": client, "path": path[:200],
+                                 "key": key_digest(key)[:8] if key else None,
+                                 "locked_out": locked})
 
     def key_of(self, key: str | None) -> tuple[str, Actor] | None:
         """The key's id and actor (for a console session), or None."""

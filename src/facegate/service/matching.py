@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from facegate.engine import Engine, Face
-from facegate.errors import BadInput, Conflict, IdentityMismatch, PoorQuality
+from facegate.errors import BadInput, Conflict, IdentityMismatch, ImageTooLarge, PoorQuality
+from facegate.images import header_pixels
 from facegate.policy import Manifest, Permit, decide
 from facegate.service import records
 from facegate.service.actors import Actor
@@ -27,6 +28,7 @@ from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.identification import Identification
 from facegate.service.identities import Identities
 from facegate.service.indexes import IndexRegistry
+from facegate.service.limits import TRANSACTION_MAX, bounded
 from facegate.service.verification import Verification
 from facegate.service.views import quality_view
 from facegate.store.models import Consent
@@ -63,6 +65,18 @@ class Matching:
         """There is no attribute analysis: every request is refused and audited."""
         self.gate.attributes(actor, "detect", list(names) or ["unspecified"])
         raise BadInput("facegate computes no face attributes")  # pragma: no cover
+
+    def _within_request_limits(self, images: Sequence[bytes]) -> None:
+        """At most ``max_images`` images and ``max_request_pixels`` pixels in one request:
+        every image is decoded and scanned."""
+        limits = self.recogniser.limits
+        if len(images) > limits.max_images:
+            raise BadInput(f"at most {limits.max_images} images per enrolment request, "
+                           f"not {len(images)}")
+        pixels = sum(header_pixels(data) for data in images)
+        if pixels > limits.max_request_pixels:
+            raise ImageTooLarge(f"the images hold {pixels} pixels together; one request may "
+                                f"hold at most {limits.max_request_pixels}")
 
     def _analysed(self, actor: Actor, subject_id: str, deployment_id: str, count: int,
                   images: Sequence[bytes], analysed: Sequence[Face | BadInput] | None,
@@ -110,6 +124,8 @@ class Matching:
         if not images and not analysed:
             raise BadInput("enrolment needs at least one image")
         count = len(analysed) if analysed is not None else len(images)
+        if analysed is None:
+            self._within_request_limits(images)
         self.gate.attributes(actor, "enrol", attributes, subject=subject_id,
                              deployment=deployment_id)
         use: dict[str, Any] = {"source": source, "keep_image": keep_image}
@@ -225,6 +241,7 @@ class Matching:
                ) -> dict[str, Any]:
         """1:1: does the face in ``image`` belong to the claimed subject
         (``Verification.verify``)?"""
+        bounded(transaction, "transaction", TRANSACTION_MAX)
         return self.verification.verify(actor, subject_id, deployment_id, image, purpose,
                                         attributes, transaction, choice)
 
@@ -234,5 +251,6 @@ class Matching:
                  ) -> dict[str, Any]:
         """1:N over the templates consented for this deployment, for every face of the image
         (``Identification.identify``)."""
+        bounded(transaction, "transaction", TRANSACTION_MAX)
         return self.identification.identify(actor, deployment_id, image, top, purpose,
                                             attributes, transaction, choice)

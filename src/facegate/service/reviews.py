@@ -14,6 +14,7 @@ from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.facts import FactBuilder
 from facegate.service.gatekeeper import Gatekeeper
+from facegate.service.limits import TRANSACTION_MAX, bounded
 from facegate.store.models import TransactionRecord
 
 
@@ -30,6 +31,8 @@ class Reviews:
         """Record the manual check that decides a transaction."""
         if not transaction.strip():
             raise BadInput("name the transaction")
+        bounded(transaction, "transaction", TRANSACTION_MAX)
+        bounded(staff, "staff")
         with self.uow() as uow:
             dep, manifest = records.deployment(uow.session, deployment_id)
             facts = self.facts.at_deployment(uow.session, actor, "transaction.review", dep,

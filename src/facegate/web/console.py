@@ -23,6 +23,7 @@ from facegate.web.security import (
     CONSOLE_ROLES,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    Revocations,
     Session,
     Signer,
     csrf_ok,
@@ -39,9 +40,10 @@ MAX_MANIFEST = 256 * 1024
 def router(service: Facegate) -> APIRouter:
     r = APIRouter(prefix="/console", include_in_schema=False)
     signer = Signer(service.keyring.session_key)
+    revocations = Revocations()
 
     def session_of(request: Request) -> Session | None:
-        s = read_session(signer, request)
+        s = read_session(signer, request, revocations)
         if s is None or s.role not in CONSOLE_ROLES or not service.keys.active(s.key_id):
             return None
         return s
@@ -81,7 +83,7 @@ def router(service: Facegate) -> APIRouter:
         token = secrets.token_urlsafe(24)
         out = page(request, "console/login.html", csrf=token, error=error,
                    pack=service.settings.rule_pack)
-        set_cookie(out, request, LOGIN_CSRF_COOKIE, token, max_age=3600)
+        set_cookie(out, service.settings.public_url, LOGIN_CSRF_COOKIE, token, max_age=3600)
         return out
 
     @r.post("/login")
@@ -96,12 +98,17 @@ def router(service: Facegate) -> APIRouter:
                         error="bad_key", pack=service.settings.rule_pack)
         key_id, who = found
         out = RedirectResponse("/console", status_code=303)
-        save_session(out, request, signer, new_session(key_id, who.name, who.role))
+        save_session(out, service.settings.public_url, signer,
+                     new_session(key_id, who.name, who.role))
         out.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         return out
 
     @r.post("/logout")
     def logout(request: Request) -> Response:
+        """Sign out: the session id is revoked here, so a copy of the cookie stops working."""
+        s = read_session(signer, request)
+        if s is not None:
+            revocations.revoke(s)
         out = RedirectResponse(LOGIN, status_code=303)
         out.delete_cookie(SESSION_COOKIE, path="/")
         return out

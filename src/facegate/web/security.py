@@ -2,8 +2,13 @@
 
 A session is a signed cookie (HMAC-SHA256 under a key derived from the master key) naming the
 API key that signed in; it is checked against the store on every request, so revoking the key
-ends the session. Forms carry a CSRF token bound to the session (or, before sign-in, to a
-separate cookie). Cookies are HttpOnly, SameSite=Strict and Secure."""
+ends the session. Each session has a random id; signing out adds it to a revocation list kept
+in the serving process until the session would have expired, so a copied cookie is refused
+after logout. The list lives in memory: with several serving processes a sign-out is known
+only to the process that handled it (run one process, or sticky sessions, or revoke the key).
+Forms carry a CSRF token bound to the session (or, before sign-in, to a separate cookie).
+Cookies are HttpOnly and SameSite=Strict; they are Secure when the configured public URL
+(``FACEGATE_PUBLIC_URL``) is https, never decided from the request's Host header."""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -36,6 +43,7 @@ class Session:
     role: str
     csrf: str
     expires: int
+    sid: str = ""
 
     @property
     def can_change(self) -> bool:
@@ -69,38 +77,62 @@ class Signer:
         return data if isinstance(data, dict) else None
 
 
+class Revocations:
+    """Session ids signed out before they expired, each kept until its expiry (then dropped)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def revoke(self, session: Session) -> None:
+        with self._lock:
+            self._until[session.sid] = session.expires
+            now = time.time()
+            for sid in [k for k, v in self._until.items() if v < now]:
+                del self._until[sid]
+
+    def revoked(self, sid: str) -> bool:
+        with self._lock:
+            return sid in self._until
+
+
 def new_session(key_id: str, name: str, role: str) -> Session:
     return Session(key_id, name, role, secrets.token_urlsafe(24),
-                   int(time.time()) + SESSION_SECONDS)
+                   int(time.time()) + SESSION_SECONDS, secrets.token_urlsafe(18))
 
 
-def read_session(signer: Signer, request: Request) -> Session | None:
+def read_session(signer: Signer, request: Request,
+                 revocations: Revocations | None = None) -> Session | None:
+    """The signed, unexpired, not signed-out session of ``request``; a cookie without a
+    session id (made before ids existed) is refused."""
     data = signer.loads(request.cookies.get(SESSION_COOKIE))
     if data is None or int(data.get("expires", 0)) < time.time():
         return None
     try:
-        return Session(str(data["key_id"]), str(data["name"]), str(data["role"]),
-                       str(data["csrf"]), int(data["expires"]))
+        s = Session(str(data["key_id"]), str(data["name"]), str(data["role"]),
+                    str(data["csrf"]), int(data["expires"]), str(data["sid"]))
     except KeyError:
         return None
+    if not s.sid or (revocations is not None and revocations.revoked(s.sid)):
+        return None
+    return s
 
 
-def secure_cookie(request: Request) -> bool:
-    """Secure everywhere but plain-http loopback during development, where browsers would
-    otherwise drop the cookie."""
-    return request.url.scheme == "https" or request.url.hostname not in (
-        "127.0.0.1", "localhost", "::1")
+def secure_cookie(public_url: str) -> bool:
+    """Secure when the installation's public URL is https; from configuration only, never
+    from the request (a proxy may forward ``Host: 127.0.0.1``)."""
+    return urlsplit(public_url).scheme.lower() == "https"
 
 
-def set_cookie(response: Response, request: Request, name: str, value: str,
+def set_cookie(response: Response, public_url: str, name: str, value: str,
                max_age: int = SESSION_SECONDS) -> None:
     response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
-                        secure=secure_cookie(request), path="/")
+                        secure=secure_cookie(public_url), path="/")
 
 
-def save_session(response: Response, request: Request, signer: Signer,
+def save_session(response: Response, public_url: str, signer: Signer,
                  session: Session) -> None:
-    set_cookie(response, request, SESSION_COOKIE, signer.dumps(session.__dict__))
+    set_cookie(response, public_url, SESSION_COOKIE, signer.dumps(session.__dict__))
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
