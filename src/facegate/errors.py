@@ -144,3 +144,10 @@ class KeyShredded(FacegateError):
     code = "key_shredded"
     http_status = 410
     exit_code = 1
+
+
+class TooManyRequests(FacegateError):
+    """Over a rate limit; try again later (HTTP 429, ``security.controls``)."""
+
+    code = "too_many_requests"
+    http_status = 429

@@ -1,17 +1,32 @@
 """The person's rights: what face data is held about them (``rights.access``), its deletion
 (``rights.delete``) and withdrawal (``consent.withdraw``), asked through the operator or from
-the public rights page, where a request the person proves is carried out at once."""
+the public rights page.
+
+The public page never carries a request out at once. A reference and a birth date are not
+proof of control: references are often known to colleagues and guessable, and a century of
+birth dates is only some 36,500 guesses. So every request from the page, whatever its kind,
+waits for the officer, who verifies the requester's identity out of band (``rights.handle``)
+before anything is deleted, reported or withdrawn. Access reveals data and deletion destroys
+it; withdrawal too is routed to the officer, because it erases the person's templates and ends
+their recognition-based entry, which a stranger guessing the birth date must not be able to do
+blindly, and because one path for all kinds keeps the page's answers identical.
+
+The page's answer is the same, "received", whether or not the reference exists or the birth
+date matches; the match is only recorded for the officer in the audit trail. Requests are
+rate-limited per client address, per reference (its keyed digest) and per deployment
+(``service/ratelimit.py``, ``security.controls``); a refusal is audited without the reference
+in clear and without the birth date."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
-from facegate.errors import BadInput, Conflict, NotFound
+from facegate.errors import BadInput, Conflict, NotFound, TooManyRequests
 from facegate.policy import Decision, Facts, SubjectFacts
 from facegate.service import records
 from facegate.service.actors import Actor
@@ -20,6 +35,7 @@ from facegate.service.clock import Clock
 from facegate.service.consents import Consents
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.identities import Identities
+from facegate.service.ratelimit import RateLimiter
 from facegate.service.subjects import Subjects
 from facegate.service.views import consent_view, template_view
 from facegate.store.models import Consent, Deployment, RightsRequest
@@ -38,6 +54,7 @@ class Rights:
     identities: Identities
     subjects: Subjects
     consents: Consents
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def _check(self, actor: Actor, operation: str, subject_id: str, requester_verified: bool
                ) -> Decision:
@@ -86,41 +103,52 @@ class Rights:
     # ---- requests from the public pages ------------------------------------------------
 
     def submit(self, deployment_id: str, kind: str, ref: str, birth_date: date | None,
-               contact: str) -> dict[str, Any]:
-        """A person's request from the public rights page. Where the reference and the birth
-        date match the sealed identity, the person has proved control of the reference and
-        the request is carried out at once; otherwise it waits for the officer."""
+               contact: str, client: str = "") -> dict[str, Any]:
+        """A person's request from the public rights page. It always waits for the officer
+        (see the module's docstring) and the answer is always "received": it tells nothing
+        about the reference or the birth date. ``client`` is the requester's address, for the
+        rate limits; over a limit the request is refused (``TooManyRequests``) and audited."""
         if kind not in RIGHTS_KINDS:
             raise BadInput(f"kind must be one of {', '.join(RIGHTS_KINDS)}")
         ref, contact = ref.strip(), contact.strip()
         if not ref or len(ref) > 200 or len(contact) > 200:
             raise BadInput("give your reference (at most 200 characters)")
-        rid = "req_" + uuid.uuid4().hex[:20]
-        now = self.clock.now()
         keyring = self.identities.keyring
         public = Actor("public:rights-page", "person")
         self.gate.role(public, "rights.request", deployment=deployment_id)
         with self.uow() as uow:
+            records.deployment(uow.session, deployment_id)
+        digest = keyring.ref_digest(ref)
+        verdict = self.limiter.hit({"address": client or "unknown", "reference": digest,
+                                    "deployment": deployment_id})
+        if not verdict.allowed:
+            self.audit.alone(public, "rights.request", "refused", ["security.controls"],
+                             deployment=deployment_id,
+                             detail={"kind": kind, "limit": verdict.scope,
+                                     "retry_after_s": verdict.retry_after_s})
+            raise TooManyRequests("too many rights requests; try again later",
+                                  rules=["security.controls"],
+                                  details={"retry_after_s": verdict.retry_after_s})
+        rid = "req_" + uuid.uuid4().hex[:20]
+        with self.uow() as uow:
             s = uow.session
-            records.deployment(s, deployment_id)
             ident = self.identities.find(s, ref)
             subject = ident.subject_id if ident else None
-            proved = False
+            matched = False
             if ident is not None and birth_date is not None:
                 _, birth = self.identities.open(s, ident.subject_id)
-                proved = birth == birth_date
+                matched = birth == birth_date
             s.add(RightsRequest(id=rid, deployment_id=deployment_id, kind=kind,
-                                ref_digest=keyring.ref_digest(ref),
+                                ref_digest=digest,
                                 contact_sealed=keyring.seal_contact(rid, contact)
                                 if contact else None, status="pending",
-                                subject_id=subject, created_at=now))
+                                subject_id=subject, created_at=self.clock.now()))
             self.audit.record(s, public, "rights.request", "allowed", [RIGHTS_RULES[kind]],
                               subject=subject, deployment=deployment_id,
-                              detail={"request": rid, "kind": kind, "proved": proved})
+                              detail={"request": rid, "kind": kind,
+                                      "birth_date_matched": matched})
             uow.commit()
-        if not proved:
-            return {"id": rid, "status": "pending", "kind": kind}
-        return self._complete(public, rid, verified=True)
+        return {"id": rid, "status": "received", "kind": kind}
 
     def all(self, actor: Actor, status: str | None = None) -> list[dict[str, Any]]:
         """Requests from the public pages, newest first, with the sealed contact opened."""

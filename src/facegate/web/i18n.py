@@ -82,7 +82,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_access": ("查阅我的人脸信息", "See my face data"),
     "kind_delete": ("删除我的人脸信息", "Delete my face data"),
     "your_ref": ("您的编号（如工号）", "Your reference (e.g. staff number)"),
-    "your_birth": ("出生日期（用于核实身份，可选）", "Birth date (to prove it is you, optional)"),
+    "your_birth": ("出生日期（帮助核实身份，可选）",
+                   "Birth date (helps us check it is you, optional)"),
     "your_contact": ("联系方式（我们如何回复您）", "How we reach you"),
     "send": ("提交", "Send"),
     "request_recorded": ("您的请求已记录，合规专员将尽快处理。",
@@ -90,6 +91,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "request_done": ("已核实身份，您的请求已完成。", "It is you: your request is done."),
     "handle": ("处理", "Handle"),
     "pending": ("待处理", "pending"),
+    "received": ("已收到", "received"),
     "done": ("已完成", "done"),
 }
 

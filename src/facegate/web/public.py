@@ -1,9 +1,17 @@
 """The person's pages: the notice a sign's QR code opens, and the rights-request form. No key,
-nothing personal shown (``notice.required``, ``notice.accessible``, ``rights.*``)."""
+nothing personal shown (``notice.required``, ``notice.accessible``, ``rights.*``).
+
+The rights form's answer never tells a right reference or birth date from a wrong one: every
+accepted request shows the same "received" page (nothing is carried out at once; the officer
+handles it), and each answer takes at least ``ANSWER_FLOOR_S`` so that the store's work does
+not show in its timing. Over a rate limit the answer is 429 (``security.controls``). The
+client address used for the limits is the connection's peer; behind a reverse proxy, run the
+server so that it reports the forwarded address (uvicorn's ``--forwarded-allow-ips``)."""
 
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import date
 from typing import Annotated, Any
 
@@ -11,13 +19,23 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from facegate.documents import text as labels
-from facegate.errors import FacegateError
+from facegate.errors import FacegateError, TooManyRequests
 from facegate.service import Facegate
 from facegate.web.i18n import lang_of
 from facegate.web.render import page
 from facegate.web.security import LOGIN_CSRF_COOKIE, csrf_ok, set_cookie
 
 FORM_CSRF_COOKIE = LOGIN_CSRF_COOKIE
+ANSWER_FLOOR_S = 0.25
+TOO_MANY = ("请求过于频繁，请稍后再试（{m} 分钟后）。 / "
+            "Too many requests; please try again later (in {m} min).")
+
+
+def _wait_until(start: float, floor: float = ANSWER_FLOOR_S) -> None:
+    """Sleep until ``floor`` seconds after ``start``: answers share one timing shape."""
+    left = start + floor - time.monotonic()
+    if left > 0:
+        time.sleep(left)
 
 
 def _label(table: Any, code: Any, lang: str) -> str:
@@ -79,16 +97,27 @@ def router(service: Facegate) -> APIRouter:
             return page(request, "public/rights.html", deployment_id=deployment_id,
                         csrf=csrf, values=values, status_code=403,
                         error="The form expired; please send it again. / 表单已过期，请重新提交。")
+        start = time.monotonic()
+        client = request.client.host if request.client else ""
         try:
             born = date.fromisoformat(birth_date) if birth_date.strip() else None
-            result = service.rights.submit(deployment_id, kind, ref, born, contact)
+            result = service.rights.submit(deployment_id, kind, ref, born, contact, client)
         except ValueError:
             return page(request, "public/rights.html", deployment_id=deployment_id, csrf=csrf,
                         values=values, status_code=422,
                         error="The birth date must be YYYY-MM-DD. / 出生日期格式应为 YYYY-MM-DD。")
+        except TooManyRequests as e:
+            wait = int(e.details.get("retry_after_s", 60))
+            out = page(request, "public/rights.html", deployment_id=deployment_id, csrf=csrf,
+                       values=values, status_code=429,
+                       error=TOO_MANY.format(m=max(1, (wait + 59) // 60)))
+            out.headers["Retry-After"] = str(wait)
+            return out
         except FacegateError as e:
+            _wait_until(start)
             return page(request, "public/rights.html", deployment_id=deployment_id, csrf=csrf,
                         values=values, status_code=e.http_status, error=e.message)
+        _wait_until(start)
         return page(request, "public/rights_done.html", deployment_id=deployment_id,
                     result=result)
 

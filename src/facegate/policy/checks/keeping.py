@@ -100,10 +100,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                           "engine.migrate"}),
     "auditor": frozenset({"audit.read", "audit.verify", "pia.read", "filing.read",
                           "rights.read", "deployment.read"}),
-    # The person, on the public rights page: no key; only their own request (proved by the
-    # reference and birth date), never any other operation.
-    "person": frozenset({"rights.request", "rights.access", "rights.delete",
-                         "consent.withdraw", "subject.delete"}),
+    # The person, on the public rights page: no key; only a request, which the officer
+    # carries out once the person's identity is checked (``rights.handle``).
+    "person": frozenset({"rights.request"}),
     "admin": ALL_OPERATIONS,
 }
 
