@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select
 
 from facegate.engine import Engine, Face
 from facegate.errors import BadInput, FacegateError, NotFound
@@ -31,7 +30,6 @@ from facegate.progress import Progress
 from facegate.service.actors import Actor
 from facegate.service.facade import Facegate
 from facegate.service.faces import enrolment_face
-from facegate.store.models import Template
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -158,7 +156,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
                        for c in service.consents.all(actor, sid)):
                 service.consents.grant(actor, sid, deployment_id, purpose, rec["method"],
                                       rec["guardian_ref"], rec["guardian_relationship"])
-            held = _templates_held(service, sid, deployment_id)
+            held = _templates_held(service, actor, sid, deployment_id)
             if held:  # enrolled before a crash that lost the journal entry
                 report["already_enrolled"] += 1
                 journal.record(key(ref), {"subject": sid, "templates": held})
@@ -193,13 +191,12 @@ def _analysed(todo: dict[str, list[str]], workers: int, factory: Callable[[], En
         yield from pool.map(_analyse, jobs, chunksize=1)
 
 
-def _templates_held(service: Facegate, subject_id: str, deployment_id: str) -> int:
-    """How many templates the subject already has at the deployment (the store's count)."""
-    with service.uow() as uow:
-        return int(uow.session.execute(
-            select(func.count()).select_from(Template).where(
-                Template.subject_id == subject_id, Template.deployment_id == deployment_id)
-        ).scalar_one())
+def _templates_held(service: Facegate, actor: Actor, subject_id: str, deployment_id: str
+                    ) -> int:
+    """How many templates the subject already has at the deployment: their metadata, read
+    through the gate and audited like any subject read (never the store directly)."""
+    held = service.subjects.show(actor, subject_id)["templates"]
+    return sum(1 for t in held if t["deployment"] == deployment_id)
 
 
 def _subject(service: Facegate, actor: Actor, ref: str, birth: date | None) -> str:
