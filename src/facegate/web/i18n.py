@@ -88,7 +88,6 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "send": ("提交", "Send"),
     "request_recorded": ("您的请求已记录，合规专员将尽快处理。",
                          "Your request is recorded; the compliance officer will handle it."),
-    "request_done": ("已核实身份，您的请求已完成。", "It is you: your request is done."),
     "handle": ("处理", "Handle"),
     "pending": ("待处理", "pending"),
     "received": ("已收到", "received"),
