@@ -36,7 +36,6 @@ from tests.conftest import (
 )
 
 from facegate.api.app import create_app
-from facegate.api.deps import FailureLimiter
 from facegate.engine import Engine
 from facegate.service import Actor, Facegate, Settings
 
@@ -223,7 +222,7 @@ def _rules(r: httpx.Response) -> list[str]:
 
 def test_every_operation_answers_each_role_as_the_matrix_says(
         served: tuple[str, FastAPI], sqlite_service: Facegate) -> None:
-    base, app = served
+    base, _ = served
     service = sqlite_service
     keys = {role: service.keys.create(ADMIN, f"mx-{role}", role)["key"] for role in ROLES}
     dep = assessed(service, office_manifest(mode="identify"))
@@ -240,7 +239,7 @@ def test_every_operation_answers_each_role_as_the_matrix_says(
         for (method, path), (allowed, make) in sorted(MATRIX.items()):
             name = f"{method} {path}"
             # Two failed authentications per operation, well under the lockout limit.
-            app.state.auth_failures = FailureLimiter()
+            service.keys.failures.forget()
             for label, key in (("no key", None), ("wrong key", "fg_wrong_key")):
                 r = _send(client, method, path, make(world), key)
                 statuses[f"{label}:{r.status_code}"] += 1

@@ -6,6 +6,7 @@ crash, and failed authentications audited and rate-limited."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -18,10 +19,10 @@ import pytest
 from tests.conftest import JOLIE, office_manifest, photo, running
 
 from facegate.api.app import create_app
-from facegate.api.deps import FAILURE_LIMIT
 from facegate.errors import BadInput, NotFound
 from facegate.service import Actor, Facegate, Settings
 from facegate.service.batch import enrol_batch
+from facegate.service.ratelimit import FAILURE_LIMIT
 from facegate.web.security import SESSION_COOKIE, secure_cookie
 
 ADMIN = Actor("test-admin", "admin")
@@ -217,3 +218,52 @@ def test_failed_authentication_is_audited_and_rate_limited(
     assert bad not in text and bad[3:20] not in text
     assert all(r["detail"]["client"] == "127.0.0.1" for r in records)
     assert [r["detail"]["locked_out"] for r in records].count(True) == 1
+
+
+def test_failed_console_sign_ins_are_audited_and_share_the_lockout(
+        api: tuple[str, dict[str, str]], service: Facegate) -> None:
+    base, keys = api
+    bad = "fg_guessed_console_key_never_logged"
+    with httpx.Client(base_url=base, timeout=120) as c:
+        form = c.get("/console/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        codes = [c.post("/console/login", data={"api_key": bad, "csrf": token.group(1)})
+                 .status_code for _ in range(FAILURE_LIMIT)]
+        assert codes == [401] * FAILURE_LIMIT
+        r = c.post("/console/login", data={"api_key": keys["officer"], "csrf": token.group(1)})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert "Too many failed sign-ins" in r.text
+        # one count per address: the API is locked out for it as well
+        assert c.get("/v1/deployments", headers=h(keys["officer"])).status_code == 429
+    records = service.audit.search(ADMIN, 500, operation="auth.failed")
+    assert len(records) == FAILURE_LIMIT
+    assert {r["detail"]["path"] for r in records} == {"/console/login"}
+    assert bad not in json.dumps(records)
+
+
+# ---- 8. an unexpected error leaves the connection usable -------------------------------------
+
+def test_the_connection_stays_usable_after_an_unexpected_error(service: Facegate) -> None:
+    app = create_app(service, housekeeping_every_s=0)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a planted fault")
+
+    for base in running(app):
+        host, port = base.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            for _ in range(3):  # the same keep-alive connection, again and again
+                conn.request("GET", "/boom")
+                r = conn.getresponse()
+                body = json.loads(r.read())
+                assert r.status == 500 and body["error"] == "internal"
+                assert "planted" not in json.dumps(body)
+                conn.request("GET", "/v1/rules")
+                ok = conn.getresponse()
+                ok.read()
+                assert ok.status in (200, 401)
+        finally:
+            conn.close()

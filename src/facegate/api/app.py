@@ -26,6 +26,7 @@ from facegate.api import (
     subjects,
 )
 from facegate.api.deps import Unauthorised, error
+from facegate.api.failures import ContainErrors
 from facegate.api.limits import BodyLimit
 from facegate.errors import FacegateError
 from facegate.policy.packs import get_pack
@@ -115,6 +116,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=service.settings.image_limits.max_request_bytes)
+    app.add_middleware(ContainErrors)  # outermost of ours: a 500 never closes the connection
     app.mount("/static", StaticFiles(packages=[("facegate.web", "static")]), name="static")
     app.include_router(public.router(service))
     app.include_router(console.router(service))

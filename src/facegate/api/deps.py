@@ -1,18 +1,12 @@
 """What every resource's routes share: the caller from the API key (``Who``), the service,
 uploads within the size limit, documents and error bodies.
 
-A request with a missing or unknown key is audited (``auth.failed``: the client's address and a
-digest prefix of the key, never the key). After ``FAILURE_LIMIT`` such failures from one
-client address within ``FAILURE_WINDOW_S`` seconds, that address is locked out for
-``FAILURE_WINDOW_S`` seconds: every request from it that needs a key, a valid one included,
-is answered 429 with ``Retry-After``. The counts live in the serving process's memory (each
-process counts for itself); behind a reverse proxy every client shares the proxy's address."""
+A request with a missing or unknown key is audited and counted against the client's address
+(``Keys.failed``); a locked-out address is answered 429 with ``Retry-After``, a valid key
+included. The console's sign-in shares the same counts."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, UploadFile
@@ -27,10 +21,6 @@ API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
                        description="An API key made by `facegate key create` or `facegate init`.")
 
 
-FAILURE_LIMIT = 10
-FAILURE_WINDOW_S = 60.0
-
-
 class Unauthorised(Exception):
     """No valid API key came with the request (401, ``security.controls``), or the client is
     locked out after too many failures (429; ``retry_after`` seconds)."""
@@ -40,71 +30,22 @@ class Unauthorised(Exception):
         self.retry_after = retry_after
 
 
-class FailureLimiter:
-    """Failed authentications per client address, and the addresses locked out."""
-
-    def __init__(self, limit: int = FAILURE_LIMIT, window_s: float = FAILURE_WINDOW_S) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._locked_until: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int | None:
-        """Seconds left of the client's lockout, or None when it is not locked out."""
-        with self._lock:
-            until = self._locked_until.get(client)
-            left = until - time.monotonic() if until is not None else 0.0
-            if left <= 0:
-                self._locked_until.pop(client, None)
-                return None
-            return max(1, int(left + 0.999))
-
-    def failed(self, client: str) -> bool:
-        """Count a failure; True when it locks the client out."""
-        now = time.monotonic()
-        with self._lock:
-            for c in [c for c, q in self._failures.items() if q[-1] < now - self.window_s]:
-                del self._failures[c]
-            q = self._failures.setdefault(client, deque())
-            q.append(now)
-            while q[0] < now - self.window_s:
-                q.popleft()
-            if len(q) < self.limit:
-                return False
-            del self._failures[client]
-            self._locked_until[client] = now + self.window_s
-            return True
-
-
-_LIMITER_LOCK = threading.Lock()
-
-
 def _service(request: Request) -> Facegate:
     service: Facegate = request.app.state.service
     return service
-
-
-def _limiter(request: Request) -> FailureLimiter:
-    with _LIMITER_LOCK:
-        limiter = getattr(request.app.state, "auth_failures", None)
-        if not isinstance(limiter, FailureLimiter):
-            limiter = request.app.state.auth_failures = FailureLimiter()
-        return limiter
 
 
 def _actor(request: Request, key: Annotated[str | None, Depends(API_KEY)]) -> Actor:
     """The caller, from the API key; no endpoint works without one. Failures are audited
     and limited per client address."""
     client = request.client.host if request.client else "unknown"
-    limiter = _limiter(request)
-    wait = limiter.retry_after(client)
+    service = _service(request)
+    wait = service.keys.locked_out(client)
     if wait is not None:
         raise Unauthorised(retry_after=wait)
-    service = _service(request)
     who = service.keys.authenticate(key)
     if not isinstance(who, Actor):
-        locked = limiter.failed(client)
-        service.keys.failed(key, client, request.url.path, locked)
+        service.keys.failed(key, client, request.url.path)
         raise Unauthorised()  # this failure is answered 401; the next ones 429
     return who
 

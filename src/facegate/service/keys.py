@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from facegate.service.actors import ROLES, Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.gatekeeper import Gatekeeper
+from facegate.service.ratelimit import FailureLimiter
 from facegate.store.models import ApiKey
 
 UNAUTHENTICATED = Actor("unauthenticated", "none")
@@ -30,6 +31,7 @@ class Keys:
     gate: Gatekeeper
     audit: AuditLog
     clock: Clock
+    failures: FailureLimiter = field(default_factory=FailureLimiter)
 
     def create(self, actor: Actor, name: str, role: str) -> dict[str, Any]:
         """A new key; its value is shown once and kept only as a digest."""
@@ -81,14 +83,20 @@ class Keys:
         k = self._active(key)
         return Actor(f"key:{k.name}", k.role) if k else None
 
-    def failed(self, key: str | None, client: str, path: str, locked: bool = False) -> None:
-        """Audit a request refused for a missing or unknown key: the client's address and a
-        digest prefix of the key presented (never the key); ``locked`` when this failure
-        starts the client's lockout."""
+    def locked_out(self, client: str) -> int | None:
+        """Seconds until ``client`` may authenticate again, or None when it may now."""
+        return self.failures.retry_after(client)
+
+    def failed(self, key: str | None, client: str, path: str) -> bool:
+        """Count and audit a missing or unknown key: the client's address and a digest
+        prefix of the key presented (never the key), and whether this failure starts the
+        client's lockout, which is returned."""
+        locked = self.failures.failed(client)
         self.audit.alone(UNAUTHENTICATED, "auth.failed", "refused", ["security.controls"],
                          detail={"client": client, "path": path[:200],
                                  "key": key_digest(key)[:8] if key else None,
                                  "locked_out": locked})
+        return locked
 
     def key_of(self, key: str | None) -> tuple[str, Actor] | None:
         """The key's id and actor (for a console session), or None."""

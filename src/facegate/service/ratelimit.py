@@ -1,4 +1,5 @@
-"""Sliding-window rate limits with lockout for the public rights page (``security.controls``).
+"""Sliding-window rate limits with lockout (``security.controls``): ``RateLimiter`` for the
+public rights page, ``FailureLimiter`` for failed authentications at the API and the console.
 
 Pure: no store, no web; the clock is a callable returning seconds, so tests can move time.
 
@@ -83,3 +84,55 @@ class RateLimiter:
         longest = max(lim.window_s for lim in self.limits)
         for key in [k for k, q in self._hits.items() if not q or q[-1] <= now - longest]:
             del self._hits[key]
+
+
+FAILURE_LIMIT = 10
+FAILURE_WINDOW_S = 60.0
+
+
+@dataclass
+class FailureLimiter:
+    """Failed authentications per client address (``security.controls``: repeated failures
+    are visible and slowed). After ``limit`` failures within ``window_s`` seconds the address
+    is locked out for ``window_s`` seconds, a valid key included. Kept in memory, in the
+    serving process, shared by the API and the console; behind a reverse proxy every client
+    shares the proxy's address."""
+
+    limit: int = FAILURE_LIMIT
+    window_s: float = FAILURE_WINDOW_S
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, deque[float]] = field(default_factory=dict, init=False)
+    _locked_until: dict[str, float] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds left of the client's lockout, or None when it is not locked out."""
+        with self._lock:
+            until = self._locked_until.get(client)
+            left = until - self.clock() if until is not None else 0.0
+            if left <= 0:
+                self._locked_until.pop(client, None)
+                return None
+            return max(1, int(left + 0.999))
+
+    def failed(self, client: str) -> bool:
+        """Count a failure; True when it locks the client out."""
+        now = self.clock()
+        with self._lock:
+            for c in [c for c, q in self._failures.items() if q[-1] < now - self.window_s]:
+                del self._failures[c]
+            q = self._failures.setdefault(client, deque())
+            q.append(now)
+            while q[0] < now - self.window_s:
+                q.popleft()
+            if len(q) < self.limit:
+                return False
+            del self._failures[client]
+            self._locked_until[client] = now + self.window_s
+            return True
+
+    def forget(self) -> None:
+        """Drop every count and lockout (an operator's unlock; tests between cases)."""
+        with self._lock:
+            self._failures.clear()
+            self._locked_until.clear()

@@ -92,7 +92,16 @@ def router(service: Facegate) -> APIRouter:
         if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
             return page(request, "console/login.html", csrf=csrf, status_code=403,
                         error="expired", pack=service.settings.rule_pack)
+        client = request.client.host if request.client else "unknown"
+        wait = service.keys.locked_out(client)
+        if wait is not None:  # the same lockout as the API's (security.controls)
+            locked = page(request, "console/login.html", csrf=csrf, status_code=429,
+                          error="locked", wait=wait, pack=service.settings.rule_pack)
+            locked.headers["Retry-After"] = str(wait)
+            return locked
         found = service.keys.key_of(api_key)
+        if found is None:
+            service.keys.failed(api_key, client, LOGIN)
         if found is None or found[1].role not in CONSOLE_ROLES:
             return page(request, "console/login.html", csrf=csrf, status_code=401,
                         error="bad_key", pack=service.settings.rule_pack)
