@@ -11,7 +11,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is missing: apt-get install chromium (the browser tests need it)" >&2
   fi
 fi
-.venv/bin/ruff check src tests bench scripts
+.venv/bin/ruff check src tests bench scripts stress
 .venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
