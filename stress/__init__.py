@@ -1,1 +1,2 @@
-"""Reliability runs against a served facegate: kill -9 under load, concurrency, schema fuzzing per role (results in BENCHMARKS.md)."""
+"""Reliability runs against a served facegate: kill -9 under load, concurrency, and schema
+fuzzing with each role. Their results are in BENCHMARKS.md, with the commands."""

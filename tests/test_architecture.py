@@ -171,7 +171,8 @@ def test_use_cases_are_composed_not_inherited(use_case: str) -> None:
 
 
 def test_every_module_says_what_it_is_for_and_stays_readable() -> None:
-    files = [*PACKAGE.rglob("*.py"), *(SRC.parent / d for d in ("tests", "bench", "scripts", "stress"))]
+    files = [*PACKAGE.rglob("*.py"),
+             *(SRC.parent / d for d in ("tests", "bench", "scripts", "stress"))]
     paths = [q for f in files for q in ([f] if f.suffix == ".py" else sorted(f.glob("*.py")))]
     long = {str(q.relative_to(SRC.parent)): n for q in paths if "migrations" not in q.parts
             and (n := len(q.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
