@@ -72,8 +72,10 @@ class Consents:
             c = Consent(id="con_" + uuid.uuid4().hex[:20], subject_id=subject_id,
                         deployment_id=deployment_id, purpose=purpose, notice_version=shown,
                         method=method, storage_location=storage_location,
-                        guardian_ref=guardian_ref, guardian_relationship=guardian_relationship,
+                        guardian_relationship=guardian_relationship,
                         granted_at=now, granted_by=actor.name)
+            c.guardian_sealed = self.identities.seal_guardian(
+                self.identities.dek(s, subject_id), c.id, guardian_ref)
             s.add(c)
             s.flush()
             self.audit.record(s, actor, "consent.grant", "allowed", decision.rules,
@@ -81,7 +83,7 @@ class Consents:
                               detail={"consent": c.id, "notice_version": shown,
                                       "method": method, "guardian": guardian_ref is not None})
             uow.commit()
-            return {**consent_view(c), "decision": decision.to_dict()}
+            return {**consent_view(c, guardian_ref), "decision": decision.to_dict()}
 
     def all(self, actor: Actor, subject_id: str | None = None,
             deployment_id: str | None = None) -> list[dict[str, Any]]:
@@ -93,7 +95,8 @@ class Consents:
                 q = q.where(Consent.subject_id == subject_id)
             if deployment_id:
                 q = q.where(Consent.deployment_id == deployment_id)
-            return [consent_view(c) for c in uow.session.execute(q).scalars()]
+            return [consent_view(c, self.identities.guardian(uow.session, c))
+                    for c in uow.session.execute(q).scalars()]
 
     def withdraw(self, actor: Actor, subject_id: str, deployment_id: str | None = None
                  ) -> dict[str, Any]:

@@ -104,6 +104,10 @@ class Facegate:
         engine = db.make_engine(settings.database_url or db.sqlite_url(settings.data_dir))
         try:
             db.upgrade(engine)
+            with UnitOfWork(sessionmaker(engine), KeyRing(master)) as uow:
+                if Identities(uow.keyring).seal_plain_guardians(uow.session):
+                    uow.commit()
+                    uow.shred()  # no plain copy stays in the database's files
         finally:
             engine.dispose()
         return {"data_dir": str(settings.data_dir.resolve()), "master_key": master.source,

@@ -19,6 +19,9 @@ from facegate.store.models import Consent, Deployment
 OverdueFilings = Callable[[Session, str], tuple[str, ...]]
 
 
+SEALED = "(sealed)"
+
+
 def consent_facts(c: Consent | None) -> ConsentFacts | None:
     """A consent for the gate; a record of processing under a cited law is no consent
     (``consent.lawful-basis`` decides on the deployment's legal basis)."""
@@ -26,7 +29,9 @@ def consent_facts(c: Consent | None) -> ConsentFacts | None:
         return None
     return ConsentFacts(subject_id=c.subject_id, deployment_id=c.deployment_id,
                         purpose=c.purpose, notice_version=c.notice_version, method=c.method,
-                        guardian_ref=c.guardian_ref,
+                        # the gate asks only whether a guardian's reference was recorded
+                        guardian_ref=SEALED if c.guardian_sealed is not None
+                        else c.guardian_ref,
                         guardian_relationship=c.guardian_relationship,
                         withdrawn=c.withdrawn_at is not None, id=c.id)
 

@@ -74,9 +74,10 @@ class Rights:
         with self.uow() as uow:
             s = uow.session
             templates = uow.templates.metadata(decision.permit(), subject_id)
-            consents = list(s.execute(select(Consent).where(Consent.subject_id == subject_id)
-                                      .order_by(Consent.granted_at)).scalars())
-            deps = {c.deployment_id: s.get(Deployment, c.deployment_id) for c in consents}
+            consents = [(c, self.identities.guardian(s, c)) for c in s.execute(
+                select(Consent).where(Consent.subject_id == subject_id)
+                .order_by(Consent.granted_at)).scalars()]
+            deps = {c.deployment_id: s.get(Deployment, c.deployment_id) for c, _ in consents}
             self.audit.record(s, actor, "rights.access", "allowed", decision.rules,
                               subject=subject_id, detail={"template_count": len(templates)})
             uow.commit()
@@ -85,7 +86,7 @@ class Rights:
             "deployments": [{"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
                              "operator": (d.manifest.get("operator") or None)}
                             for d in deps.values() if d is not None],
-            "consents": [consent_view(c) for c in consents],
+            "consents": [consent_view(c, g) for c, g in consents],
             "templates": [template_view(t) for t in templates],
             "images_kept": 0,
             "how_to_delete": "ask the operator to delete your face data (rights.delete), or "

@@ -88,7 +88,8 @@ class Subjects:
             out = {
                 "id": sub.id, "ref": ref, "birth_date": birth.isoformat() if birth else None,
                 "created_at": sub.created_at.isoformat(),
-                "consents": [consent_view(c) for c in consents],
+                "consents": [consent_view(c, self.identities.guardian(s, c))
+                             for c in consents],
                 "templates": [template_view(t) for t in templates],
             }
             self.audit.record(s, actor, "subject.read", "allowed", ["rights.access"],

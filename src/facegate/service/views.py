@@ -64,10 +64,11 @@ def deployment_view(d: Deployment) -> dict[str, Any]:
             "updated_at": d.updated_at.isoformat()}
 
 
-def consent_view(c: Consent) -> dict[str, Any]:
+def consent_view(c: Consent, guardian_ref: str | None) -> dict[str, Any]:
+    """A consent as callers see it; ``guardian_ref`` is the opened guardian's reference."""
     return {"id": c.id, "subject": c.subject_id, "deployment": c.deployment_id,
             "purpose": c.purpose, "notice_version": c.notice_version, "method": c.method,
-            "storage_location": c.storage_location, "guardian_ref": c.guardian_ref,
+            "storage_location": c.storage_location, "guardian_ref": guardian_ref,
             "guardian_relationship": c.guardian_relationship,
             "granted_at": c.granted_at.isoformat(), "granted_by": c.granted_by,
             "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,

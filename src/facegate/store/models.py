@@ -92,7 +92,10 @@ class Consent(Base):
     notice_version: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(16))
     storage_location: Mapped[str] = mapped_column(String(64))
+    # Before migration 0006 a guardian's reference was kept here in plain text; now it is
+    # sealed with the subject's key like other identity data, and this column stays empty.
     guardian_ref: Mapped[str | None] = mapped_column(String(200))
+    guardian_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     guardian_relationship: Mapped[str | None] = mapped_column(String(64))
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     granted_by: Mapped[str] = mapped_column(String(100))

@@ -14,11 +14,11 @@ from facegate.store.repository import TemplateRepository
 class UnitOfWork:
     def __init__(self, factory: sessionmaker[Session], keyring: KeyRing) -> None:
         self._factory = factory
-        self._keyring = keyring
+        self.keyring = keyring
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
-        self.templates = TemplateRepository(self.session, self._keyring)
+        self.templates = TemplateRepository(self.session, self.keyring)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
