@@ -343,6 +343,10 @@ from facegate.cli import audit_trail  # noqa: E402 - its commands join the audit
 
 audit_trail.register(audit_app)
 
+from facegate.cli import backups  # noqa: E402 - backup and restore join the top level here
+
+backups.register(app)
+
 
 @key_app.command("create")
 def key_create(name: Annotated[str, typer.Option(help="Who or what uses the key.")],

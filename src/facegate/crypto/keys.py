@@ -93,6 +93,8 @@ class KeyRing:
         self._ref_key = master.derive("ref-index")
         self.session_key = master.derive("console-session")  # signs console cookies
         self._request_key = master.derive("rights-requests")
+        # Names the master key without revealing it (a backup must be restored under it).
+        self.fingerprint = master.derive("fingerprint").hex()[:16]
 
     def new_subject_key(self, subject_id: str) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (the only form that is stored)."""

@@ -15,6 +15,7 @@ from facegate.engine import Engine
 from facegate.service.assessments import Assessments
 from facegate.service.audit_log import AuditLog
 from facegate.service.audit_queries import AuditQueries
+from facegate.service.backups import Backups
 from facegate.service.clock import Clock
 from facegate.service.config import Settings
 from facegate.service.consents import Consents
@@ -39,6 +40,7 @@ from facegate.service.rights import Rights
 from facegate.service.subjects import Subjects
 from facegate.service.verification import Verification
 from facegate.store import db
+from facegate.store.backup import Vaults
 from facegate.store.uow import UnitOfWork
 
 
@@ -50,6 +52,7 @@ class Facegate:
         self.db = db.make_engine(settings.database_url or db.sqlite_url(settings.data_dir))
         self._sessions = sessionmaker(self.db, expire_on_commit=False)
         self.keyring = KeyRing(load_master_key(settings.data_dir))
+        self.vaults = Vaults(settings.data_dir)
         clock = Clock(settings.clock, settings.tz)
         uow = self.uow
         audit = AuditLog(uow, clock)
@@ -87,6 +90,7 @@ class Facegate:
         self.audit = AuditQueries(**common,
                                   signer=lambda: load_signing_key(settings.data_dir))
         self.keys = Keys(**common)
+        self.backups = Backups(**common, keyring=self.keyring, vaults=self.vaults)
         self.engines = Engines(uow=uow, gate=gate, audit=audit, recogniser=self.recogniser,
                                migration=migration)
         self.documents = Documents(uow=uow, gate=gate, clock=clock,
@@ -123,7 +127,7 @@ class Facegate:
 
     def uow(self) -> UnitOfWork:
         """A unit of work: one session, one transaction."""
-        return UnitOfWork(self._sessions, self.keyring)
+        return UnitOfWork(self._sessions, self.keyring, self.vaults)
 
     def close(self) -> None:
         self.db.dispose()

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -76,6 +76,11 @@ def _alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
     command.upgrade(_alembic_config(engine), "head")
+
+
+def revision(conn: Connection) -> str | None:
+    """The schema revision the database is at."""
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def schema_is_current(engine: Engine) -> bool:

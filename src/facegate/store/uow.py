@@ -1,25 +1,45 @@
-"""Unit of work: one session, one transaction, the template repository bound to it."""
+"""Unit of work: one session, one transaction, the template repository bound to it; and, as
+a transaction that deleted or replaced subject keys commits, those keys leave the backup vaults
+too (``consent.withdraw``, ``rights.delete``)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from types import TracebackType
+from typing import Any
 
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.crypto import KeyRing
+from facegate.store.backup import Vaults
+from facegate.store.models import SubjectKey
 from facegate.store.repository import TemplateRepository
 
 
 class UnitOfWork:
-    def __init__(self, factory: sessionmaker[Session], keyring: KeyRing) -> None:
+    def __init__(self, factory: sessionmaker[Session], keyring: KeyRing,
+                 vaults: Vaults | None = None) -> None:
         self._factory = factory
         self.keyring = keyring
+        self._vaults = vaults
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         self.templates = TemplateRepository(self.session, self.keyring)
+        self._destroyed: set[str] = set()
+        event.listen(self.session, "after_flush", self._keys_destroyed)
         return self
+
+    def _keys_destroyed(self, session: Session, _context: Any) -> None:
+        """Note each subject whose key this transaction deletes or replaces."""
+        for obj in session.deleted:
+            if isinstance(obj, SubjectKey):
+                self._destroyed.add(obj.subject_id)
+        for obj in session.dirty:
+            if isinstance(obj, SubjectKey) and inspect(obj).attrs.wrapped.history.deleted:
+                self._destroyed.add(obj.subject_id)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -31,6 +51,13 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self._destroyed and self._vaults is not None:
+            gone, self._destroyed = self._destroyed, set()
+            try:
+                self._vaults.forget(gone)
+            except Exception:  # the deletion stands; the next backup rewrites the vault
+                logging.getLogger("facegate").exception(
+                    "a deleted subject key could not be removed from a backup vault")
 
     def rollback(self) -> None:
         self.session.rollback()
