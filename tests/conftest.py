@@ -111,6 +111,16 @@ def service(data_dir: Path, engine: Engine, backend: str | None) -> Iterator[Fac
     svc.close()
 
 
+@pytest.fixture()
+def sqlite_service(data_dir: Path, engine: Engine) -> Iterator[Facegate]:
+    """The embedded SQLite default only (files on disk, or a served app, are examined)."""
+    settings = Settings(data_dir=data_dir)
+    Facegate.initialise(settings)
+    svc = Facegate(settings, engine)
+    yield svc
+    svc.close()
+
+
 ASSESSMENT = {
     "assessor": "Li Na, data protection officer",
     "sections": {

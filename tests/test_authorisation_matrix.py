@@ -19,7 +19,6 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,8 +35,7 @@ from tests.conftest import (
 )
 
 from facegate.api.app import create_app
-from facegate.engine import Engine
-from facegate.service import Actor, Facegate, Settings
+from facegate.service import Actor, Facegate
 
 ROLES = ("operator", "officer", "auditor", "admin")
 ADMIN = Actor("matrix-admin", "admin")
@@ -161,19 +159,14 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Maker]] = {
     ("GET", "/v1/rules"): (ALL, lambda w: Call()),
     ("GET", "/v1/audit"): (AUDIT, lambda w: Call()),
     ("GET", "/v1/audit/verify"): (AUDIT, lambda w: Call()),
+    ("POST", "/v1/audit/checkpoints"): (AUDIT, lambda w: Call()),
+    ("GET", "/v1/audit/checkpoints"): (AUDIT, lambda w: Call()),
+    ("GET", "/v1/audit/proof/{seq}"): (AUDIT, lambda w: Call(path={"seq": "1"})),
+    ("GET", "/v1/audit/trail"): (AUDIT, lambda w: Call()),
     ("POST", "/v1/keys"): (ADMIN_ONLY, lambda w: Call(
         json={"name": _unique("mx-k"), "role": "auditor"})),
     ("GET", "/v1/whoami"): (ALL, lambda w: Call()),
 }
-
-
-@pytest.fixture()
-def sqlite_service(data_dir: Path, engine: Engine) -> Iterator[Facegate]:
-    settings = Settings(data_dir=data_dir)
-    Facegate.initialise(settings)
-    svc = Facegate(settings, engine)
-    yield svc
-    svc.close()
 
 
 @pytest.fixture()

@@ -6,25 +6,15 @@ README, "Deletion on PostgreSQL")."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from tests.conftest import JOLIE, OFFICER, OPERATOR, assessed, office_manifest, photo
 
-from facegate.engine import Engine
-from facegate.service import Facegate, Settings
+from facegate.service import Facegate
 from facegate.store.models import Identity, SubjectKey, Template
-
-
-@pytest.fixture()
-def sqlite_service(data_dir: Path, engine: Engine) -> Iterator[Facegate]:
-    settings = Settings(data_dir=data_dir)
-    Facegate.initialise(settings)
-    svc = Facegate(settings, engine)
-    yield svc
-    svc.close()
 
 
 def secrets_of(service: Facegate, sid: str) -> list[bytes]:

@@ -1,10 +1,13 @@
-"""The audit trail: its latest records, filtered, and a check of its whole hash chain."""
+"""The audit trail: its latest records, filtered, a check of its whole hash chain, signed
+checkpoints, inclusion proofs and the whole trail for the offline verifier."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
@@ -50,3 +53,59 @@ def audit_tail(who: Who, service: Service, n: Annotated[int, Query(ge=1, le=1000
 def audit_verify(who: Who, service: Service) -> dict[str, Any]:
     """Check the whole hash chain; names the first broken record."""
     return service.audit.verify(who)
+
+
+class Checkpoint(BaseModel):
+    """A signed tree head (RFC 9162 style) over the first ``size`` records of the trail."""
+
+    format: str
+    size: int = Field(description="Records covered.")
+    root: str = Field(description="Merkle root (hex, RFC 9162 hashing).")
+    at: str = Field(description="When it was signed.")
+    public_key: str = Field(description="Ed25519 public key (base64).")
+    key_id: str
+    signature: str = Field(description="Ed25519 signature (base64).")
+
+
+class InclusionProof(BaseModel):
+    """Record ``seq`` is leaf ``seq - 1`` of the tree of ``size`` records with ``root``."""
+
+    seq: int
+    hash: str
+    size: int
+    root: str
+    proof: list[str]
+
+
+@router.post("/v1/audit/checkpoints", response_model=Checkpoint)
+def audit_checkpoint(who: Who, service: Service) -> dict[str, Any]:
+    """Sign a checkpoint of the whole trail now. It is also kept outside the data directory;
+    download it and keep it elsewhere, then check the trail against it offline."""
+    return service.audit.checkpoint(who)
+
+
+@router.get("/v1/audit/checkpoints", response_model=list[Checkpoint])
+def audit_checkpoints(who: Who, service: Service,
+                      n: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
+    """The latest checkpoints kept outside the data directory, newest first."""
+    return service.audit.checkpoints(who, n)
+
+
+@router.get("/v1/audit/proof/{seq}", response_model=InclusionProof)
+def audit_proof(who: Who, service: Service, seq: Annotated[int, Path(ge=1, le=2**62)],
+                size: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> dict[str, Any]:
+    """An inclusion proof of one record in the tree of the first ``size`` records (a
+    checkpoint's size; all records by default)."""
+    return service.audit.prove(who, seq, size)
+
+
+@router.get("/v1/audit/trail", response_class=PlainTextResponse,
+            responses={200: {"content": {"application/x-ndjson": {}},
+                             "description": "Every record, oldest first, one JSON object a "
+                                            "line, for python -m facegate.audit.offline."}})
+def audit_trail(who: Who, service: Service) -> Response:
+    """The whole trail as JSON lines (the export is audited)."""
+    rows = service.audit.export_trail(who)
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    return Response(body, media_type="application/x-ndjson", headers={
+        "Content-Disposition": 'attachment; filename="facegate-trail.jsonl"'})

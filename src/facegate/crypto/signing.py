@@ -31,6 +31,19 @@ def default_signing_key_file(data_dir: Path) -> Path:
     return master.parent / f"signing-{tag}.key"
 
 
+def checkpoint_dir(data_dir: Path) -> Path:
+    """Where signed checkpoints are kept, outside the data directory: the folder named by
+    ``FACEGATE_CHECKPOINT_DIR``, by default ``checkpoints-<data dir hash>`` beside the signing
+    key. Whoever rewrites the database cannot rewrite these files through it."""
+    env = os.environ.get("FACEGATE_CHECKPOINT_DIR")
+    tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    path = Path(env) if env else signing_key_file(data_dir).parent / f"checkpoints-{tag}"
+    if path.resolve().is_relative_to(data_dir.resolve()):
+        raise SigningKeyError(f"the checkpoint folder {path} must not be inside the data "
+                              "directory")
+    return path
+
+
 def signing_key_file(data_dir: Path) -> Path:
     path = Path(os.environ.get("FACEGATE_SIGNING_KEY_FILE") or default_signing_key_file(data_dir))
     if path.resolve().is_relative_to(data_dir.resolve()):

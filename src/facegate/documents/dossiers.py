@@ -114,6 +114,7 @@ def filing_dossier(dossier: Json, lang: str) -> Document:
                                                          lang),)),
         Section(word("filing_rules", lang), (_bullets(dossier.get("processing_rules"), lang),)),
         Section(word("filing_assessments", lang), (pias,)),
+        Section(word("filing_checkpoint", lang), _checkpoint(dossier.get("checkpoint"), lang)),
     )
     title = word("filing_title", lang)
     layout = Layout(
@@ -123,6 +124,20 @@ def filing_dossier(dossier: Json, lang: str) -> Document:
                                       "security.controls"), lang),
     )
     return _document(layout)
+
+
+def _checkpoint(value: Any, lang: str) -> tuple[Block, ...]:
+    """The audit trail's signed checkpoint at the dossier's making (``security.controls``)."""
+    cp = _map(value)
+    if not cp:
+        return (Para(DASH),)
+    return (Para(word("checkpoint_note", lang)), Fields((
+        (word("checkpoint_size", lang), _number(cp.get("size"))),
+        (word("signed_at", lang), _s(cp.get("at"))),
+        (word("root_hash", lang), Code(_s(cp.get("root")))),
+        (word("public_key", lang), Code(_s(cp.get("public_key")))),
+        (word("signature", lang), Code(_s(cp.get("signature")))),
+    )))
 
 
 def _lines(values: Any) -> Cell:

@@ -291,6 +291,18 @@ WORDS: Final[Mapping[str, Pair]] = {
     "filing_security": ("四、安全保护措施", "4. Security measures"),
     "filing_rules": ("五、处理规则", "5. Processing rules"),
     "filing_assessments": ("六、个人信息保护影响评估", "6. Impact assessments"),
+    "filing_checkpoint": ("七、审计日志签名检查点", "7. Signed checkpoint of the audit trail"),
+    "checkpoint_note": ("以下为生成本材料时对审计日志签署的检查点"
+                        "（RFC 9162 默克尔树，Ed25519 签名）。"
+                        "可据此离线核对此后导出的日志未被截断、改写或伪造。",
+                        "The audit trail's checkpoint, signed when this dossier was made "
+                        "(RFC 9162 Merkle tree, Ed25519). A later export of the trail can be "
+                        "checked against it offline for truncation, rewriting or forgery."),
+    "checkpoint_size": ("记录数", "Records"),
+    "signed_at": ("签署时间", "Signed at"),
+    "root_hash": ("默克尔根", "Merkle root"),
+    "public_key": ("公钥", "Public key"),
+    "signature": ("签名", "Signature"),
     "none": ("无", "None"),
     # receipt
     "receipt_title": ("人脸信息删除回执", "Face data deletion receipt"),

@@ -8,12 +8,15 @@ import base64
 import csv
 import io
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
 
 from facegate.audit import merkle, offline, tail, trail, verify_chain
 from facegate.crypto.signing import public_key_b64
@@ -22,6 +25,7 @@ from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.gatekeeper import Gatekeeper
+from facegate.store.models import AuditRecord
 
 EXPORT_FIELDS = ("seq", "at", "actor", "role", "operation", "subject", "deployment", "purpose",
                  "decision", "rules", "detail", "prev_hash", "hash")
@@ -36,6 +40,8 @@ class AuditQueries:
     clock: Clock
     # The checkpoint signing key, loaded on first use (None: checkpoints are not signed here).
     signer: Callable[[], Ed25519PrivateKey] | None = None
+    # The folder outside the data directory where every signed checkpoint is also kept.
+    folder: Callable[[], Path] | None = None
 
     def verify(self, actor: Actor) -> dict[str, Any]:
         """Check the whole hash chain; names the first broken record."""
@@ -127,7 +133,47 @@ class AuditQueries:
                   key.sign(offline.checkpoint_message(size, root, at))).decode()}
         self.audit.alone(actor, "audit.checkpoint", "allowed", ["security.controls"],
                          detail={"size": size, "root": root, "key_id": cp["key_id"]})
+        self._keep(cp)
         return cp
+
+    def _keep(self, cp: dict[str, Any]) -> None:
+        """Write a checkpoint to the folder outside the data directory (0600, never
+        overwritten)."""
+        if self.folder is None:
+            return
+        folder = self.folder()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = f"checkpoint-{cp['size']:010d}-{cp['at'][:19].replace(':', '')}.json"
+        try:
+            fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return  # the same size, signed within the same second: already kept
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(cp, indent=1) + "\n")
+
+    def checkpoints(self, actor: Actor, n: int = 20) -> list[dict[str, Any]]:
+        """The latest ``n`` checkpoints kept outside the data directory, newest first."""
+        self.gate.role(actor, "audit.read")
+        if self.folder is None or not self.folder().is_dir():
+            return []
+        out = []
+        for path in sorted(self.folder().glob("checkpoint-*.json"), reverse=True)[:n]:
+            try:
+                out.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue  # a damaged file is skipped here; the verifier reports it
+        return out
+
+    def periodic_checkpoint(self, actor: Actor) -> dict[str, Any] | None:
+        """Sign a checkpoint when records were added since the latest kept one (its own
+        ``audit.checkpoint`` record aside); None when nothing new needs signing."""
+        latest = self.checkpoints(actor, 1)
+        with self.uow() as uow:
+            size = uow.session.execute(select(func.count()).select_from(AuditRecord)
+                                       ).scalar_one()
+        if latest and size <= int(latest[0]["size"]) + 1:
+            return None
+        return self.checkpoint(actor)
 
     def verify_checkpoint(self, actor: Actor, checkpoint: Mapping[str, Any],
                           earlier: Sequence[Mapping[str, Any]] | None = None

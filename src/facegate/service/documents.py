@@ -4,6 +4,7 @@ deletion receipts (the officer's)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,9 @@ class Documents:
     clock: Clock
     deployments: Deployments
     filing: Filing
+    # Signs a checkpoint of the audit trail for the dossier, so a copy of the trail's signed
+    # size and root sits with the regulator, where the database cannot rewrite it.
+    checkpoint: Callable[[Actor], dict[str, Any]] | None = None
 
     def make(self, actor: Actor | None, kind: str, deployment_id: str | None = None,
              lang: str = "zh", size: str = "A4", receipt: dict[str, Any] | None = None
@@ -141,4 +145,5 @@ class Documents:
                 "reasons": status["reasons"], "deployments": manifests,
                 "security_measures": SECURITY_MEASURES_ZH if lang == "zh" else SECURITY_MEASURES,
                 "processing_rules": PROCESSING_RULES_ZH if lang == "zh" else PROCESSING_RULES,
-                "assessments": assessments}
+                "assessments": assessments,
+                "checkpoint": self.checkpoint(actor) if self.checkpoint else None}

@@ -10,7 +10,12 @@ from sqlalchemy.orm import sessionmaker
 
 from facegate import __version__
 from facegate.crypto import KeyRing, load_master_key
-from facegate.crypto.signing import load_signing_key, public_key_b64, signing_key_file
+from facegate.crypto.signing import (
+    checkpoint_dir,
+    load_signing_key,
+    public_key_b64,
+    signing_key_file,
+)
 from facegate.engine import Engine
 from facegate.service.assessments import Assessments
 from facegate.service.audit_log import AuditLog
@@ -88,13 +93,15 @@ class Facegate:
         self.reviews = Reviews(**common, facts=facts)
         self.exports = Exports(**common, identities=identities)
         self.audit = AuditQueries(**common,
-                                  signer=lambda: load_signing_key(settings.data_dir))
+                                  signer=lambda: load_signing_key(settings.data_dir),
+                                  folder=lambda: checkpoint_dir(settings.data_dir))
         self.keys = Keys(**common)
         self.backups = Backups(**common, keyring=self.keyring, vaults=self.vaults)
         self.engines = Engines(uow=uow, gate=gate, audit=audit, recogniser=self.recogniser,
                                migration=migration)
         self.documents = Documents(uow=uow, gate=gate, clock=clock,
-                                   deployments=self.deployments, filing=self.filing)
+                                   deployments=self.deployments, filing=self.filing,
+                                   checkpoint=self.audit.checkpoint)
         self.dashboard = Dashboard(uow=uow, gate=gate, clock=clock, facts=facts)
 
     @staticmethod

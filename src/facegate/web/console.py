@@ -17,6 +17,7 @@ from facegate.errors import BadInput, FacegateError
 from facegate.policy.catalogue import rules_catalogue
 from facegate.service import Actor, Facegate
 from facegate.web import charts
+from facegate.web.console_audit import Helpers, audit_pages
 from facegate.web.i18n import lang_of
 from facegate.web.render import page
 from facegate.web.security import (
@@ -310,39 +311,9 @@ def router(service: Facegate) -> APIRouter:
         return act(request, csrf, lambda s: subject_page(
             request, s, sid, report=service.rights.access(actor(s), sid, verified)))
 
-    # ---- audit --------------------------------------------------------------------------
+    # ---- audit: the trail, exports, signed checkpoints (web/console_audit.py) -----------
 
-    def audit_filters(request: Request) -> dict[str, str | None]:
-        q = request.query_params
-        return {k: (q.get(k) or None) for k in ("operation", "deployment", "subject",
-                                                 "decision", "rule", "since", "until")}
-
-    @r.get("/audit")
-    def audit(request: Request) -> Response:
-        s = session_of(request)
-        if s is None:
-            return RedirectResponse(LOGIN, status_code=303)
-        filters = audit_filters(request)
-        try:
-            records = service.audit.search(actor(s), 200, **filters)
-        except FacegateError as e:
-            return failed(request, s, e)
-        chain = service.audit.verify(actor(s)) if request.query_params.get("verify") else None
-        query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
-        return view(request, s, "console/audit.html", records=records, filters=filters,
-                    chain=chain, query=query)
-
-    @r.get("/audit/export")
-    def audit_export(request: Request, format: str = "csv") -> Response:
-        s = session_of(request)
-        if s is None:
-            return RedirectResponse(LOGIN, status_code=303)
-        if format not in ("csv", "json"):
-            return denied(request, s, "format must be csv or json", 422)
-        body = service.audit.export(actor(s), format, **audit_filters(request))
-        media = "text/csv" if format == "csv" else "application/json"
-        return Response(body, media_type=f"{media}; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="facegate-audit.{format}"'})
+    audit_pages(r, service, Helpers(session_of, view, denied, failed))
 
     # ---- rules and requests -------------------------------------------------------------
 

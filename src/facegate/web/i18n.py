@@ -59,6 +59,20 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "chain_ok": ("哈希链完整", "The chain is intact"),
     "chain_broken": ("哈希链被破坏，首个异常记录：", "The chain is broken at record"),
     "export": ("导出", "Export"),
+    "checkpoints": ("签名检查点", "Signed checkpoints"),
+    "checkpoints_help": ("检查点对审计日志的记录数与默克尔根进行签名（Ed25519），"
+                         "并保存在数据目录之外。请下载并另行保存；"
+                         "之后可用离线校验器核对日志是否被截断、改写或伪造。",
+                         "A checkpoint signs the trail's size and Merkle root (Ed25519) and is "
+                         "kept outside the data directory. Download it and keep it elsewhere; "
+                         "the offline verifier then shows whether the trail was cut, rewritten "
+                         "or forged."),
+    "sign_checkpoint": ("签署并下载检查点", "Sign and download a checkpoint"),
+    "download_trail": ("下载完整日志（JSON 行）", "Download the whole trail (JSON lines)"),
+    "records_n": ("条记录", "records"),
+    "signed_at": ("签署时间", "Signed at"),
+    "root_hash": ("默克尔根", "Merkle root"),
+    "public_key": ("公钥", "Public key"),
     "filter": ("筛选", "Filter"),
     "operation": ("操作", "Operation"),
     "rule": ("规则", "Rule"),
