@@ -21,12 +21,15 @@ from typing import Any
 
 import yaml
 
+from facegate.crypto.signing import signing_key_file
 from facegate.documents import Document
 from facegate.service import Actor, Facegate, Settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 AS_OF = datetime(2026, 10, 9, 9, 0, tzinfo=UTC)
 OFFICER = Actor("examples", "officer")
+# The examples' checkpoint signing key: public, for examples only, never for an installation.
+EXAMPLE_SIGNING_KEY = base64.b64encode(b"facegate examples: not a secret!").decode()
 # Documents beyond the notice and the assessment report, per example.
 EXTRA: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "public-square": [("sign", {"size": "A3"}), ("filing", {})],
@@ -51,6 +54,11 @@ def build(name: str, data_dir: Path) -> dict[str, Document]:
                         rule_pack=load(folder / "deployment.yaml").get("rule_pack")
                         or "cn-draft-2023",
                         public_url="https://facegate.example")
+    key = signing_key_file(data_dir)
+    if not key.exists():  # a fixed, published key, so a dossier's checkpoint never changes
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_text(EXAMPLE_SIGNING_KEY + "\n")
+        key.chmod(0o600)
     Facegate.initialise(settings)
     service = Facegate(settings)
     try:
@@ -108,6 +116,7 @@ def main(names: list[str]) -> None:
     names = names or sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("FACEGATE_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+        os.environ.setdefault("FACEGATE_SIGNING_KEY_FILE", str(Path(tmp) / "signing.key"))
         for name in names:
             for path in write(name, build(name, Path(tmp) / name)):
                 print(path.relative_to(EXAMPLES.parent), path.stat().st_size)

@@ -51,8 +51,10 @@ def test_there_are_five_examples() -> None:
 
 
 @pytest.fixture()
-def master_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def master_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FACEGATE_MASTER_KEY", "q" * 43 + "=")
+    # the signing key and checkpoints stay in the test's folder, not in ~/.config
+    monkeypatch.setenv("FACEGATE_SIGNING_KEY_FILE", str(tmp_path / "keys" / "signing.key"))
 
 
 @pytest.mark.parametrize("name", NAMES)
