@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from facegate import __version__
 from facegate.api import (
@@ -26,6 +28,7 @@ from facegate.api import (
     subjects,
 )
 from facegate.api.deps import Unauthorised, error
+from facegate.api.errors import COMMON, describe_errors
 from facegate.api.failures import ContainErrors
 from facegate.api.limits import BodyLimit
 from facegate.errors import FacegateError
@@ -41,18 +44,27 @@ ROUTERS = (deployments, engines, compliance, subjects, consents, matching, rules
 
 
 def _housekeeper(service: Facegate, every_s: float, stop: threading.Event) -> None:
-    """Delete expired templates on a timer (``retention.minimum``) until ``stop`` is set."""
+    """On a timer until ``stop`` is set: delete expired templates (``retention.minimum``)
+    and sign a checkpoint of the audit trail, kept outside the data directory, when records
+    were added (``security.controls``)."""
     while not stop.wait(every_s):
+        _round(service)
+
+
+def _round(service: Facegate) -> None:
+    for name, task in (("housekeeping", service.housekeeping.run),
+                       ("checkpoint", service.audit.periodic_checkpoint)):
         try:
-            service.housekeeping.run(SYSTEM)
+            task(SYSTEM)
         except Exception:  # keep serving; the next round tries again
-            logging.getLogger("facegate").exception("housekeeping failed")
+            logging.getLogger("facegate").exception("%s failed", name)
 
 
 def _handle_errors(app: FastAPI) -> None:
     """Every error as a JSON body: the service's errors with their status and rules, bad
     input as 422 with each problem, a missing or unknown key as 401 (429 once the client's
-    address is locked out after repeated failures)."""
+    address is locked out after repeated failures), an unknown path or method under /v1 in
+    the same shape (``api/errors.py`` describes them in the OpenAPI document)."""
 
     @app.exception_handler(FacegateError)
     async def _facegate_error(_: Request, exc: FacegateError) -> JSONResponse:
@@ -63,6 +75,15 @@ def _handle_errors(app: FastAPI) -> None:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return error(422, {"error": "bad_input", "message": "; ".join(problems),
                            "problems": problems})
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if not request.url.path.startswith("/v1/"):
+            return await http_exception_handler(request, exc)
+        name = {400: "bad_request", 404: "not_found",
+                405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(status_code=exc.status_code, headers=exc.headers,
+                            content={"error": name, "message": str(exc.detail), "rules": []})
 
     @app.exception_handler(Unauthorised)
     async def _unauth(_: Request, exc: Unauthorised) -> JSONResponse:
@@ -91,7 +112,7 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
         stop = threading.Event()
         worker = None
         if every > 0:
-            service.housekeeping.run(SYSTEM)
+            _round(service)
             worker = threading.Thread(target=_housekeeper, args=(service, every, stop),
                                       name="facegate-housekeeping", daemon=True)
             worker.start()
@@ -99,6 +120,9 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
         stop.set()
         if worker is not None:
             worker.join(5)
+        # Close the pooled connections: SQLite checkpoints its write-ahead log into the
+        # database file as the last one closes, so the file alone holds everything.
+        service.db.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -106,11 +130,13 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
         version=__version__,
         description="Face recognition in which every operation passes a policy gate built from "
                     "the CAC face recognition rules and leaves a hash-chained audit record.",
+        responses=COMMON,
     )
     app.state.service = service
     _handle_errors(app)
     for resource in ROUTERS:
         app.include_router(resource.router)
+    describe_errors(app)
 
     # ---- web pages: the officer's console and the person's pages --------------------------
 

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
@@ -99,8 +99,8 @@ def audit_proof(who: Who, service: Service, seq: Annotated[int, Path(ge=1, le=2*
     return service.audit.prove(who, seq, size)
 
 
-@router.get("/v1/audit/trail", response_class=PlainTextResponse,
-            responses={200: {"content": {"application/x-ndjson": {}},
+@router.get("/v1/audit/trail", response_class=Response,
+            responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                              "description": "Every record, oldest first, one JSON object a "
                                             "line, for python -m facegate.audit.offline."}})
 def audit_trail(who: Who, service: Service) -> Response:

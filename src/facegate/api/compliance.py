@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from facegate.api.deps import Service, Who, document
+from facegate.api.deps import DOCUMENT, Service, Who, document
 from facegate.api.schemas import ConsentOut, DecisionOut, DeletionReceipt, TemplateOut
 from facegate.service.limits import ID_MAX, REF_MAX, TEXT_MAX, TRANSACTION_MAX
 
@@ -257,7 +257,8 @@ def export_templates(who: Who, service: Service, subject_id: str,
 
 # ---- documents ----------------------------------------------------------------------------------
 
-@router.get("/v1/deployments/{deployment_id}/documents/{kind}", tags=["documents"])
+@router.get("/v1/deployments/{deployment_id}/documents/{kind}", tags=["documents"],
+            response_class=Response, responses=DOCUMENT)
 def get_document(who: Who, service: Service, deployment_id: str,
                  kind: Literal["notice", "sign", "pia"],
                  lang: Literal["zh", "en"] = "zh", size: Literal["A4", "A3"] = "A4",
@@ -267,7 +268,8 @@ def get_document(who: Who, service: Service, deployment_id: str,
     return document(service.documents.make(who, kind, deployment_id, lang, size), format)
 
 
-@router.post("/v1/documents/receipt", tags=["documents"])
+@router.post("/v1/documents/receipt", tags=["documents"], response_class=Response,
+             responses=DOCUMENT)
 def receipt_document(who: Who, service: Service, receipt: dict[str, Any],
                      lang: Literal["zh", "en"] = "zh",
                      format: Literal["pdf", "html"] = "pdf") -> Response:
@@ -275,7 +277,8 @@ def receipt_document(who: Who, service: Service, receipt: dict[str, Any],
     return document(service.documents.make(who, "receipt", lang=lang, receipt=receipt), format)
 
 
-@router.get("/v1/filing/dossier", tags=["compliance"])
+@router.get("/v1/filing/dossier", tags=["compliance"], response_class=Response,
+            responses=DOCUMENT)
 def filing_dossier(who: Who, service: Service, lang: Literal["zh", "en"] = "zh",
                    format: Literal["pdf", "html"] = "pdf") -> Response:
     return document(service.documents.make(who, "filing", lang=lang), format)

@@ -69,6 +69,13 @@ def attrs(value: str | None) -> list[str]:
     return [a for a in (value or "").split(",") if a.strip()]
 
 
+# How a route that answers with ``document`` describes its 200 in the OpenAPI document.
+DOCUMENT: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The document: an inline PDF, or HTML with ``format=html``.",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                "text/html": {"schema": {"type": "string"}}}}}
+
+
 def document(doc: Document, fmt: str) -> Response:
     """A generated document as HTML, or as an inline PDF named after its kind and language."""
     if fmt == "html":
