@@ -9,8 +9,9 @@ endpoint needs its row here.
 The key is checked by a dependency, before the body is validated, so a missing or wrong key
 is 401 whatever the fields say; a body that cannot be parsed at all (not JSON, a broken
 multipart) is answered 400 or 422 first, which tells the caller nothing but that. The role is
-checked by the use case, after the body is validated, so each request carries a valid body: a refused role must get 403 with ``security.controls``;
-an allowed role anything but 401, 500, or a 403 naming ``security.controls``.
+checked by the use case, after the body is validated, so each request carries a valid body:
+a refused role must get 403 with ``security.controls``; an allowed role anything but 401, 500,
+or a 403 naming ``security.controls``.
 
 ``pytest -q tests/test_authorisation_matrix.py -s`` prints the counts."""
 
