@@ -18,7 +18,7 @@ RULE_PARAMS: dict[str, tuple[str, ...]] = {
     "attributes.sensitive": ("sensitive_attributes",),
     "notice.accessible": ("assisted_alternatives",),
     "alternative.building-access": ("building_access_locations",),
-    "coercion.prohibited": ("coercion_venues",),
+    "coercion.prohibited": ("coercion_venues", "coercion_purposes", "purposes"),
     "major-interest.manual-review": ("major_interest_transactions",),
     "remote-id.restricted": ("remote_id_bases",),
     "devices.annual-test": ("device_test_months",),

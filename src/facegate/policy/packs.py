@@ -41,6 +41,13 @@ BUILDING_ACCESS = ("office_entrance", "building_entrance", "residential_entrance
 # transaction (coercion.prohibited, cn-draft-2023).
 COERCION_VENUES = ("hotel", "bank", "railway_station", "airport", "sports_venue",
                    "exhibition_hall", "museum", "art_gallery", "library")
+# Purposes that verify a person's identity "to handle business" or "improve service" there
+# (coercion.prohibited): the venue checks a customer or visitor in order to serve them. The other
+# purposes of PURPOSES are outside it: the venue's own staff (attendance, internal_management),
+# a school's pupils (education_management), and public security, which only the check itself
+# can place (in a public place or remotely it is outside; at a counter it is business).
+COERCION_PURPOSES = ("identity_verification", "payment", "service_access", "access_control",
+                     "social_assistance")
 # Transactions of major personal interest (major-interest.manual-review).
 MAJOR_INTEREST = ("social_assistance", "real_estate_disposal", "pension_certification",
                   "medical_insurance_claim")
@@ -84,6 +91,7 @@ _COMMON: dict[str, Any] = {
     "filing_warn_working_days": 5,  # warn this many working days before a filing is due
     "building_access_locations": BUILDING_ACCESS,
     "coercion_venues": (),
+    "coercion_purposes": COERCION_PURPOSES,
     "major_interest_transactions": MAJOR_INTEREST,
     "assisted_alternatives": ASSISTED_ALTERNATIVES,
     "remote_id_bases": REMOTE_ID_BASES,

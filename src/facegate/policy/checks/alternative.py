@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from facegate.policy.checks.registry import MATCHES, blank, check, ok, refuse, warn
 from facegate.policy.decision import Finding
-from facegate.policy.facts import Facts
+from facegate.policy.facts import Facts, Manifest
 from facegate.policy.packs import Pack
 
 
@@ -53,7 +53,31 @@ def building_access(f: Facts, p: Pack) -> list[Finding]:
 @check("coercion.prohibited", *MATCHES)
 def coercion(f: Facts, p: Pack) -> list[Finding]:
     """No re-prompt after a decline in the same transaction; at the draft's listed venues, the
-    person's explicit choice per transaction."""
+    person's explicit choice per transaction when the venue verifies them to do business.
+
+    ``coercion.prohibited`` (Draft Art. 7, Measures Art. 10) forbids forcing, misleading or
+    coercing a person into face verification of their identity "to handle business" or
+    "improve service". Two duties follow, with different reach:
+
+    - a recorded decline is honoured wherever it was recorded: once the person declined face
+      recognition in a transaction, no face match runs in that transaction (GB/T 35273). This
+      holds at every deployment, since only the person's own decline triggers it;
+    - at the venues the draft lists (``coercion_venues``: hotels, banks, railway stations,
+      airports, sports venues, exhibition halls, museums, art galleries, libraries) face
+      verification needs the person's explicit choice for each transaction (a transaction id
+      and ``choice=face``), but only where the deployment verifies the person to serve them:
+      its purpose is one of ``coercion_purposes`` (identity verification, payment, access to a
+      service or the premises, social assistance), or it is undeclared or unknown, which
+      cannot show that the rule does not reach it.
+
+    The choice does not govern what is not business with the person: the venue's own staff
+    (attendance, internal management), a school's pupils, and public-security identification
+    in a public place or at a distance. The station square identifying people on a watch list
+    asks no one for a choice; ``place.public-signage`` (necessity, capture area, reminder signs)
+    and ``remote-id.restricted`` (basis, time, area and people) govern it instead. Public
+    security declared at a counter, neither in a public place nor remote, stays under the
+    choice: a business may not escape the rule by naming its check public security.
+    """
     m = f.deployment
     if m is None:
         return []
@@ -63,15 +87,29 @@ def coercion(f: Facts, p: Pack) -> list[Finding]:
                        "do not prompt again, serve them by the alternative",
                        "个人已在本次业务中拒绝人脸识别，不得再次请求")]
     venue = m.location.venue
-    if venue in p.params["coercion_venues"] and f.choice != "face":
+    if venue not in p.params["coercion_venues"]:
+        return []
+    if not _serves_the_person(m, p):
+        return [ok("coercion.prohibited",
+                   f"{m.purpose} at a {venue} is not identity verification to do business: "
+                   "no per-transaction choice (place.public-signage and remote-id.restricted "
+                   "govern public-security identification)",
+                   "非为办理业务验证身份，无须逐次选择")]
+    if f.choice != "face" or blank(f.transaction):
         return [refuse("coercion.prohibited",
                        f"at a {venue} the person must choose face verification explicitly for "
-                       "each transaction (choice=face, with a transaction id)",
+                       f"each transaction ({m.purpose}: choice=face, with a transaction id)",
                        "在该场所须就每次业务征得个人对人脸识别的明确选择")]
-    if venue in p.params["coercion_venues"]:
-        return [ok("coercion.prohibited", f"the person chose face for {f.transaction}",
-                   "个人已明确选择人脸识别")]
-    return []
+    return [ok("coercion.prohibited", f"the person chose face for {f.transaction}",
+               "个人已明确选择人脸识别")]
+
+
+def _serves_the_person(m: Manifest, p: Pack) -> bool:
+    """Whether the deployment verifies the person to handle business with them or serve them
+    (``coercion.prohibited``); an undeclared or unknown purpose counts as such."""
+    if m.purpose == "public_security":
+        return not (m.location.public_place or m.remote_identification)
+    return m.purpose in p.params["coercion_purposes"] or m.purpose not in p.params["purposes"]
 
 
 @check("major-interest.manual-review", "verify", "transaction.review")
