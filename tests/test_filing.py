@@ -199,22 +199,23 @@ def test_to_dict_is_json_ready() -> None:
     assert set(body["warnings"][0]) == {"level", "rule", "en", "zh"}
 
 
-def test_unknown_year_leaves_the_due_date_open_until_loaded() -> None:
-    """The status still answers (count, duty, dates known so far) and says which schedule is
-    missing; it never guesses the due date from weekends alone."""
+def test_unknown_year_gives_a_provisional_due_date_until_loaded() -> None:
+    """The status still answers, with the earliest date the deadline can fall on, marked
+    provisional, and says which schedule is missing; ``due_date`` itself never guesses."""
     crossed, today = date(2026, 12, 1), date(2026, 12, 2)  # due in 2027
     with pytest.raises(UnknownCalendarYear):
         due_date(crossed, PACKS[FINAL].params, WorkdayCalendar())
     open_ = status(FINAL, 100_000, today, crossed_on=crossed)
-    assert open_.required and open_.tasks[0].due_on is None
-    assert not open_.overdue and open_.working_days_left == [None]
+    assert open_.required and open_.tasks[0].due_on == date(2027, 1, 8)
+    assert open_.tasks[0].due_provisional and open_.tasks[0].missing_years == (2027,)
+    assert not open_.overdue and open_.working_days_left == [29]
     assert open_.warnings[0]["level"] == "calendar"
     assert "holiday schedule" in open_.warnings[0]["en"]
-    assert open_.to_dict()["tasks"][0]["due_on"] is None
+    assert open_.to_dict()["tasks"][0]["due_provisional"] is True
     schedule = {"year": 2027, "source": "test schedule", "holidays": ["2027-01-01"]}
     s = status(FINAL, 100_000, today, crossed_on=crossed,
                calendar=WorkdayCalendar(extra_schedules=[schedule]))
-    assert s.tasks[0].due_on == date(2027, 1, 13)
+    assert s.tasks[0].due_on == date(2027, 1, 13) and not s.tasks[0].due_provisional
 
 
 def test_bad_inputs() -> None:

@@ -7,6 +7,7 @@ from facegate.compliance.filing import (
     compute_status,
     due_date,
     duty_reasons,
+    earliest_due_date,
     threshold_reached,
 )
 from facegate.compliance.workdays import (
@@ -26,6 +27,7 @@ __all__ = [
     "compute_status",
     "due_date",
     "duty_reasons",
+    "earliest_due_date",
     "parse_schedule",
     "threshold_reached",
 ]

@@ -17,6 +17,12 @@ the pack parameters (``PACKS[name].params``): ``filing_threshold_persons``,
 ``filing_threshold_inclusive``, ``filing_public_place``, ``filing_authority`` and
 ``filing_working_days``. Working days are counted by a :class:`WorkdayCalendar`; the day the
 clock starts never counts.
+
+A due date that runs into a year whose holiday schedule is not loaded is *provisional*: the
+earliest day it can fall on (:func:`earliest_due_date`; why it is never later than the true date
+is in :mod:`facegate.compliance.workdays`). The task says so (``due_provisional``), a
+``calendar`` warning tells how to load the schedule, and the task is overdue from the day after
+the provisional date, so no deadline is missed while the schedule is missing.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from decimal import Decimal
 from math import ceil
 from typing import Any, Literal, TypeAlias, TypeVar
 
-from facegate.compliance.workdays import UnknownCalendarYear, WorkdayCalendar
+from facegate.compliance.workdays import WorkdayCalendar, describe_years
 from facegate.errors import BadInput
 from facegate.policy.rules import RULES
 
@@ -80,6 +86,13 @@ def due_date(start: date, params: Mapping[str, Any], calendar: WorkdayCalendar) 
     return calendar.add_working_days(start, _param(params, "filing_working_days", int))
 
 
+def earliest_due_date(start: date, params: Mapping[str, Any], calendar: WorkdayCalendar
+                      ) -> tuple[date, tuple[int, ...]]:
+    """:func:`due_date` where every year it runs into is known; else the earliest it can be
+    (provisional), with the years whose schedule is missing (empty: the date is exact)."""
+    return calendar.earliest_working_day(start, _param(params, "filing_working_days", int))
+
+
 @dataclass(frozen=True)
 class FilingTask:
     """One filing to make: the initial filing, a change, or a deregistration."""
@@ -87,9 +100,15 @@ class FilingTask:
     kind: TaskKind
     rule: str
     started_on: date
-    due_on: date | None  # None while the holiday schedule of the due year is not loaded
+    due_on: date  # the earliest it can be while ``missing_years`` is not empty
     filed_on: date | None
     detail: str
+    missing_years: tuple[int, ...] = ()  # years without a known schedule the count runs into
+
+    @property
+    def due_provisional(self) -> bool:
+        """The due date is the earliest possible one until ``missing_years`` are loaded."""
+        return bool(self.missing_years)
 
     @property
     def filed(self) -> bool:
@@ -97,26 +116,31 @@ class FilingTask:
 
     @property
     def filed_late(self) -> bool:
-        return (self.filed_on is not None and self.due_on is not None
+        """Filed after the due date; with a provisional date, whether it was late is not known
+        until the schedule is loaded, so it is not reported as late."""
+        return (self.filed_on is not None and not self.due_provisional
                 and self.filed_on > self.due_on)
 
     def overdue(self, today: date) -> bool:
-        """Not filed and the due date has passed (filing on the due date is on time)."""
-        return self.filed_on is None and self.due_on is not None and today > self.due_on
+        """Not filed and the due date (the provisional one too) has passed; filing on the due
+        date is on time."""
+        return self.filed_on is None and today > self.due_on
 
     def working_days_left(self, today: date, calendar: WorkdayCalendar) -> int:
-        """Working days in ``(today, due_on]``: 0 on the due date, negative once overdue."""
-        if self.due_on is None:
-            raise ValueError("the due date is not known yet")
-        return calendar.working_days_between(today, self.due_on)
+        """Working days in ``(today, due_on]``: 0 on the due date, negative once overdue; every
+        day of a year without a known schedule counts."""
+        return calendar.potential_working_days_between(today, self.due_on)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": self.kind, "rule": self.rule, "started_on": self.started_on.isoformat(),
-            "due_on": self.due_on.isoformat() if self.due_on else None,
+            "due_on": self.due_on.isoformat(),
             "filed_on": self.filed_on.isoformat() if self.filed_on else None,
             "detail": self.detail,
         }
+        if self.due_provisional:  # only then, so that exact tasks read as before
+            out |= {"due_provisional": True, "missing_years": list(self.missing_years)}
+        return out
 
 
 @dataclass(frozen=True)
@@ -173,56 +197,69 @@ def _threshold_text(threshold: int, inclusive: bool) -> tuple[str, str]:
 def _task_warnings(
     task: FilingTask, left: int | None, today: date, authority: str, warn_working_days: int,
 ) -> list[dict[str, str]]:
-    """The warnings of one task: overdue, due soon, open, or filed late."""
+    """The warnings of one task: overdue, due soon, open, or filed late; and, while its due
+    date is provisional, how to learn the true one."""
     en, zh = _LABEL_EN[task.kind], _LABEL_ZH[task.kind]
-    if task.due_on is None:
+    due = due_zh = task.due_on.isoformat()
+    out: list[dict[str, str]] = []
+    if task.due_provisional:
+        if task.filed_on is not None and task.filed_on <= task.due_on:
+            return []  # on time whatever the schedule: the true date is the same or later
+        years = describe_years(task.missing_years)
+        load_en = (f"load the State Council's {years} holiday schedule with `facegate filing "
+                   "calendar FILE` to learn the true due date, which is the same or later.")
+        load_zh = (f"请用 facegate filing calendar 命令加载国务院{years}年节假日安排，"
+                   "以确定实际截止日期（不早于暂定日期）。")
         if task.filed_on is not None:
-            return []
-        return [_warning(
+            return [_warning(
+                "calendar", task.rule,
+                f"{en} ({task.rule}) was filed on {task.filed_on.isoformat()}, after the "
+                f"provisional due date {due}; whether it was late is known once you {load_en}",
+                f"{zh}（{task.rule}）于{task.filed_on.isoformat()}办理，晚于暂定截止日期{due}；"
+                f"是否逾期须待加载该年度安排后确定。{load_zh}")]
+        out.append(_warning(
             "calendar", task.rule,
-            f"{en} ({task.rule}) is due 30 working days after {task.started_on.isoformat()}, "
-            "in a year whose State Council holiday schedule is not loaded: put that year's "
-            "schedule in the calendars folder of the data directory to learn the due date.",
-            f"{zh}（{task.rule}）的截止日期落在尚未加载国务院节假日安排的年份，"
-            "请将该年度安排放入数据目录的 calendars 文件夹。")]
-    due = task.due_on.isoformat()
+            f"{en} ({task.rule}): the due date {due} is provisional, the earliest it can be, "
+            f"counting every day of {years} as a possible working day because that year's "
+            f"holiday schedule is not loaded; {load_en}",
+            f"{zh}（{task.rule}）的截止日期{due}为暂定日期：尚未加载{years}年节假日安排，"
+            f"按该年每天均可能为工作日计算的最早日期。{load_zh}"))
+        due, due_zh = f"{due} (provisional)", f"{due_zh}（暂定）"
     extra_en = extra_zh = ""
     if task.kind == "deregister":
         extra_en = " Ending face recognition also deletes the face data."
         extra_zh = "终止使用人脸识别的，还应删除人脸信息。"
     if task.filed_on is not None:
         if not task.filed_late:
-            return []
-        return [_warning(
+            return out
+        return [*out, _warning(
             "warning", task.rule,
             f"{en} ({task.rule}) was filed on {task.filed_on.isoformat()}, after its due date "
             f"{due}.",
-            f"{zh}（{task.rule}）于{task.filed_on.isoformat()}办理，晚于截止日期{due}。")]
+            f"{zh}（{task.rule}）于{task.filed_on.isoformat()}办理，晚于截止日期{due_zh}。")]
     assert left is not None
     if task.overdue(today):
         days = (today - task.due_on).days
-        return [_warning(
+        return [*out, _warning(
             "overdue", task.rule,
             f"{en} ({task.rule}) with the {authority} was due on {due} and is overdue by "
             f"{days} day(s); file now.{extra_en}",
-            f"{zh}（{task.rule}）应于{due}前向网信部门办理，已逾期{days}天，请立即办理。{extra_zh}")]
+            f"{zh}（{task.rule}）应于{due_zh}前向网信部门办理，已逾期{days}天，请立即办理。"
+            f"{extra_zh}")]
     when_en = "today" if left == 0 else f"in {left} working day(s)"
     when_zh = "今天到期" if left == 0 else f"还剩{left}个工作日"
     level: Level = "warning" if left <= warn_working_days else "info"
-    return [_warning(
+    return [*out, _warning(
         level, task.rule,
         f"{en} ({task.rule}) with the {authority} is due on {due}, {when_en}.{extra_en}",
-        f"{zh}（{task.rule}）应于{due}前向网信部门办理，{when_zh}。{extra_zh}")]
+        f"{zh}（{task.rule}）应于{due_zh}前向网信部门办理，{when_zh}。{extra_zh}")]
 
 
-def _due_or_none(start: date, params: Mapping[str, Any], calendar: WorkdayCalendar
-                 ) -> date | None:
-    """The due date, or None while a year it crosses has no known holiday schedule (the
-    status then says so; it never guesses from weekends alone)."""
-    try:
-        return due_date(start, params, calendar)
-    except UnknownCalendarYear:
-        return None
+def _task(kind: TaskKind, rule: str, started_on: date, filed_on: date | None, detail: str,
+          params: Mapping[str, Any], calendar: WorkdayCalendar) -> FilingTask:
+    """A task with its due date, provisional while a year it runs into has no schedule."""
+    due, missing = earliest_due_date(started_on, params, calendar)
+    return FilingTask(kind, rule, started_on, due, filed_on, detail, missing)
 
 
 def compute_status(
@@ -273,8 +310,8 @@ def compute_status(
             raise BadInput(f"filed_on {filed_on.isoformat()} is before the duty arose on "
                            f"{arose.isoformat()}", rules=[rule])
         why = ", ".join(reasons) or "recorded earlier"
-        tasks.append(FilingTask("filing", rule, arose, _due_or_none(arose, params, calendar),
-                                filed_on, f"duty arose on {arose.isoformat()}: {why}"))
+        tasks.append(_task("filing", rule, arose, filed_on,
+                           f"duty arose on {arose.isoformat()}: {why}", params, calendar))
         if crossed_on is None:
             warnings.append(_warning(
                 "info", rule,
@@ -319,12 +356,10 @@ def compute_status(
                 f"已记录{started_on.isoformat()}的{_LABEL_ZH[kind]}事项，但尚未产生备案义务，"
                 "无需办理。"))
             continue
-        tasks.append(FilingTask("change" if kind == "change" else "deregister", event_rule,
-                                started_on, _due_or_none(started_on, params, calendar),
-                                event_filed_on, detail))
+        tasks.append(_task("change" if kind == "change" else "deregister", event_rule,
+                           started_on, event_filed_on, detail, params, calendar))
 
-    left = [None if t.filed or t.due_on is None else t.working_days_left(today, calendar)
-            for t in tasks]
+    left = [None if t.filed else t.working_days_left(today, calendar) for t in tasks]
     for task, n in zip(tasks, left, strict=True):
         warnings += _task_warnings(task, n, today, authority, warn_working_days)
     warnings.sort(key=lambda w: _LEVEL_ORDER[w["level"]])

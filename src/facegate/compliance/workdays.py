@@ -31,7 +31,27 @@ passed to :meth:`WorkdayCalendar.load_schedule`. An illustrative file (not a rea
 
 In a loaded year a day is a working day if and only if it is a Monday to Friday that is not a
 holiday, or it is listed in ``workdays``. A loaded schedule replaces the package's schedule for
-the same year.
+the same year. The operator loads one with ``facegate filing calendar FILE``, which validates it
+and keeps it as ``calendars/<year>.yaml`` in the data directory, where every process reads it.
+
+Years without a schedule
+------------------------
+A deadline that runs into a year whose schedule is not known still gets a *provisional* date:
+the earliest day it can possibly fall on (:meth:`WorkdayCalendar.earliest_working_day`). Public
+holidays only remove working days, so they can only push a deadline later; make-up working
+days (调休) turn a Saturday or Sunday into a working day and can pull it *earlier* than a
+Monday-to-Friday count. No rule caps the number of make-up days, so in such a year every
+calendar day counts as a potential working day. For every day ``d`` the potential count over
+``(start, d]`` is then at least the true count, whatever the schedule turns out to be, so the
+``n``-th potential working day is never later than the true ``n``-th working day: filing by the
+provisional date is always on time, and a filing not made by then is overdue.
+
+A cap from history would not give a later date for a 30-working-day deadline: in 2004-2026 a
+year had 5 to 12 make-up days (12 in 2013, most years 6 or 7), while 30 consecutive calendar
+days hold at most 10 weekend days, so "at most 12 make-up days a year" counts every day of such
+a span too. (No 60-day span of 2004-2026 held more than 4 make-up days; a cap of 4 would be
+tighter but has no margin over history and no legal basis, so it is not used.) Loading the
+year's schedule replaces the provisional date with the true one, which is the same or later.
 """
 
 from __future__ import annotations
@@ -67,10 +87,10 @@ class UnknownCalendarYear(BadInput):
         known = sorted(known_years)
         super().__init__(
             f"no Chinese working-day calendar for {year}: holiday schedules are known for "
-            f"{describe_years(known)}. Load the State Council's {year} holiday schedule as a "
-            f"YAML or JSON file (keys: year, source, holidays, workdays) with "
-            f"WorkdayCalendar.from_directory or load_schedule; working days are never guessed "
-            f"from weekends.",
+            f"{describe_years(known)}. Load the State Council's {year} holiday schedule with "
+            f"`facegate filing calendar FILE` (YAML or JSON: year, source, holidays, workdays); "
+            f"it is kept in the data directory's calendars/ folder. Until then a due date in "
+            f"{year} is provisional: the earliest it can be.",
             rules=["filing.threshold"],
             details={"year": year, "known_years": known},
         )
@@ -237,6 +257,15 @@ class WorkdayCalendar:
     def known_years(self) -> list[int]:
         return sorted(library_years() | self._loaded.keys())
 
+    def knows(self, year: int) -> bool:
+        """Whether ``year``'s schedule is known (from the package or loaded)."""
+        return year in self._loaded or year in library_years()
+
+    def could_be_workday(self, d: date) -> bool:
+        """:meth:`is_workday` in a known year; ``True`` in any other year, where every day could
+        be a working day (see "Years without a schedule" in the module docstring)."""
+        return self.is_workday(d) if self.knows(d.year) else True
+
     def is_workday(self, d: date) -> bool:
         if isinstance(d, datetime):
             d = d.date()
@@ -257,6 +286,28 @@ class WorkdayCalendar:
             if self.is_workday(d):
                 n -= 1
         return d
+
+    def earliest_working_day(self, start: date, n: int) -> tuple[date, tuple[int, ...]]:
+        """:meth:`add_working_days`, or the earliest date it can be while a year it runs into has
+        no known schedule; with those years (empty when the date is exact)."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        d = start.date() if isinstance(start, datetime) else start
+        missing: dict[int, None] = {}
+        while n:
+            d += _DAY
+            if not self.knows(d.year):
+                missing[d.year] = None
+            if self.could_be_workday(d):
+                n -= 1
+        return d, tuple(missing)
+
+    def potential_working_days_between(self, a: date, b: date) -> int:
+        """:meth:`working_days_between`, counting every day of a year without a known schedule
+        (the most working days there can be)."""
+        if b < a:
+            return -self.potential_working_days_between(b, a)
+        return sum(self.could_be_workday(a + k * _DAY) for k in range(1, (b - a).days + 1))
 
     def working_days_between(self, a: date, b: date) -> int:
         """Working days in ``(a, b]``; negative (minus those in ``(b, a]``) when ``b < a``."""
