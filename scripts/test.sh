@@ -11,6 +11,14 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is missing: apt-get install chromium (the browser tests need it)" >&2
   fi
 fi
+# The PDF documents are rasterised with poppler's pdftoppm (tests/test_pdf_glyphs.py).
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+  else
+    echo "pdftoppm is missing: apt-get install poppler-utils (the PDF glyph tests need it)" >&2
+  fi
+fi
 .venv/bin/ruff check src tests bench scripts stress
 .venv/bin/mypy
 set +e

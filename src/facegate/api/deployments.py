@@ -74,14 +74,14 @@ class NoticeOut(BaseModel):
     version: int
     digest: str
     deployment: str | None = None
-    name: str | None = None
+    name: str | dict[str, str] | None = None  # a plain string or {zh, en}, as in the manifest
     operator: dict[str, Any] | None = None
     purpose: str | None = None
-    necessity: str | None = None
-    least_impact: str | None = None
+    necessity: str | dict[str, str] | None = None
+    least_impact: str | dict[str, str] | None = None
     method: str | None = None
     retention_days: int | None = None
-    capture_area: str | None = None
+    capture_area: str | dict[str, str] | None = None
     alternative: dict[str, Any] | None = None
     rights: dict[str, Any] | None = None
     images_kept: bool | None = None

@@ -78,11 +78,13 @@ DOCUMENT: dict[int | str, dict[str, Any]] = {200: {
 
 def document(doc: Document, fmt: str) -> Response:
     """A generated document as HTML, or as an inline PDF named after its kind and language."""
+    # the manifest texts shown in the other language, for want of the document's own
+    fallback = {"X-Facegate-Language-Fallback": ",".join(doc.fallbacks)} if doc.fallbacks else {}
     if fmt == "html":
-        return HTMLResponse(doc.html)
+        return HTMLResponse(doc.html, headers=fallback)
     name = f"{doc.kind}-{doc.lang}.pdf"
     return Response(doc.pdf(), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+                    headers={"Content-Disposition": f'inline; filename="{name}"', **fallback})
 
 
 def error(status: int, body: dict[str, Any]) -> JSONResponse:

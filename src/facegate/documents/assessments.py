@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from facegate.documents.localized import Picker
 from facegate.documents.model import Fields, Layout, Para, Section
 from facegate.documents.render import (
     Document,
@@ -25,24 +26,27 @@ _PIA_SECTIONS = (
 )
 
 
-def impact_assessment(assessment: Json, manifest: Json, lang: str) -> Document:
+def impact_assessment(assessment: Json, manifest: Json, lang: str, *,
+                      draft: bool = False) -> Document:
     """The personal information protection impact assessment (``pia.before-use``), with its
     four sections, each headed in both languages."""
     check_lang(lang)
+    t = Picker(lang)
     op = _map(manifest.get("operator"))
     loc = _map(manifest.get("location"))
     texts = _map(assessment.get("sections"))
     purpose = assessment.get("purpose") or manifest.get("purpose")
     mode = assessment.get("mode") or manifest.get("mode")
+    name = t("name", manifest.get("name"))
     subject = Fields((
         (word("deployment_id", lang), _code(assessment.get("deployment") or manifest.get("id"))),
-        (word("deployment_name", lang), _s(manifest.get("name"))),
-        (word("operator", lang), _s(op.get("name"))),
-        (word("contact", lang), _s(op.get("contact"))),
+        (word("deployment_name", lang), name),
+        (word("operator", lang), t("operator.name", op.get("name"))),
+        (word("contact", lang), t("operator.contact", op.get("contact"))),
         (word("purpose", lang), label(PURPOSES, purpose, lang)),
         (word("mode", lang), label(MODES, mode, lang)),
         (word("location", lang), _location(loc, lang)),
-        (word("capture_area", lang), _s(loc.get("capture_area"))),
+        (word("capture_area", lang), t("location.capture_area", loc.get("capture_area"))),
         (word("retention", lang), _days(manifest.get("retention_days"), lang)),
         (word("legal_basis", lang), _s(manifest.get("legal_basis"))),
     ))
@@ -67,8 +71,9 @@ def impact_assessment(assessment: Json, manifest: Json, lang: str) -> Document:
     title = word("pia_title", lang)
     layout = Layout(
         kind="pia", lang=lang, title=title,
-        meta_title=f"{plain(title)}: {_s(manifest.get('name'))}",
-        lead=(Para(word("pia_basis", lang), note=True),), sections=tuple(sections),
+        meta_title=f"{plain(title)}: {plain(name)}",
+        lead=(Para(word("pia_basis", lang), note=True), *t.note()), sections=tuple(sections),
         rules_line=_rules_line(manifest.get("rule_pack"), ("pia.before-use",), lang),
+        draft=draft,
     )
-    return _document(layout)
+    return _document(layout, t.fallbacks)

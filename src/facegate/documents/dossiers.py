@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from facegate.documents.localized import Picker
 from facegate.documents.model import (
     Block,
     Bullets,
@@ -42,11 +43,12 @@ from facegate.documents.text import (
 )
 
 
-def filing_dossier(dossier: Json, lang: str) -> Document:
+def filing_dossier(dossier: Json, lang: str, *, draft: bool = False) -> Document:
     """The filing dossier for the cyberspace authority (``filing.threshold``): operator
     details, purposes and methods, counts, security measures, processing rules and the impact
     assessments."""
     check_lang(lang)
+    t = Picker(lang)
     op = _map(dossier.get("operator"))
     pack = dossier.get("pack")
     pack_text: Cell = Lines((_s(pack), label(PACKS, pack, lang))) if pack in PACKS else _s(pack)
@@ -63,7 +65,8 @@ def filing_dossier(dossier: Json, lang: str) -> Document:
             header=(word("deployment", lang), word("purpose", lang), word("mode", lang),
                     word("location", lang), word("retention", lang)),
             rows=tuple(
-                (Lines((Code(_s(d.get("id"))), _s(d.get("name")))),
+                (Lines((Code(_s(d.get("id"))),
+                        t(f"deployments[{d.get('id')}].name", d.get("name")))),
                  label(PURPOSES, d.get("purpose"), lang),
                  label(MODES, d.get("mode"), lang),
                  _location(_map(d.get("location")), lang),
@@ -82,7 +85,9 @@ def filing_dossier(dossier: Json, lang: str) -> Document:
             (word("threshold", lang), _number(dossier.get("threshold"))),
             (word("crossed_on", lang), _s(dossier.get("crossed_on"))),
             (word("due_on", lang),
-             Lines((_s(due), word("due_note", lang))) if due else DASH),
+             Lines((_s(due), word("due_note", lang),
+                    *((word("due_provisional", lang),) if dossier.get("due_provisional")
+                      else ()))) if due else DASH),
             (word("reasons", lang), _lines(dossier.get("reasons"))),
         )),
     )
@@ -103,10 +108,11 @@ def filing_dossier(dossier: Json, lang: str) -> Document:
     else:
         pias = Para(DASH)
 
+    operator = t("operator.name", op.get("name"))
     sections = (
         Section(word("filing_operator", lang), (Fields((
-            (word("operator_name", lang), _s(op.get("name"))),
-            (word("contact", lang), _s(op.get("contact"))),
+            (word("operator_name", lang), operator),
+            (word("contact", lang), t("operator.contact", op.get("contact"))),
         )),)),
         Section(word("filing_purposes", lang), (purposes,)),
         Section(word("filing_counts", lang), counts),
@@ -119,11 +125,13 @@ def filing_dossier(dossier: Json, lang: str) -> Document:
     title = word("filing_title", lang)
     layout = Layout(
         kind="filing", lang=lang, title=title,
-        meta_title=f"{plain(title)}: {_s(op.get('name'))}", lead=lead, sections=sections,
+        meta_title=f"{plain(title)}: {plain(operator)}", lead=(*lead, *t.note()),
+        sections=sections,
         rules_line=_rules_line(pack, ("filing.threshold", "pia.before-use",
                                       "security.controls"), lang),
+        draft=draft,
     )
-    return _document(layout)
+    return _document(layout, t.fallbacks)
 
 
 def _checkpoint(value: Any, lang: str) -> tuple[Block, ...]:

@@ -7,8 +7,22 @@ it looks. Keeping one shape for both means the HTML and the PDF never disagree o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from facegate.documents.text import Bi, Text
+
+# The mark of a draft document: a banner on every page and in the HTML, a PDF watermark, and
+# the start of its title.
+DRAFT_MARK_ZH: Final = "草稿"
+DRAFT_MARK_EN: Final = "DRAFT — not for display"
+DRAFT_MARK: Final = f"{DRAFT_MARK_ZH} {DRAFT_MARK_EN}"
+DRAFT_WATERMARK: Final = "草稿 DRAFT"
+DRAFT_TITLE: Final = "[草稿 DRAFT]"
+
+
+def draft_title(title: str, draft: bool) -> str:
+    """A document's title, marked when the document is a draft."""
+    return f"{DRAFT_TITLE} {title}" if draft else title
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,12 @@ class Layout:
     sections: tuple[Section, ...]
     rules_line: Text
     accessible: bool = False  # larger type throughout (notice.accessible)
+    draft: bool = False  # marked "草稿 DRAFT — not for display" (banner, watermark, title)
+
+    @property
+    def document_title(self) -> str:
+        """The PDF's metadata title and the HTML <title>: ``meta_title``, marked if a draft."""
+        return draft_title(self.meta_title, self.draft)
 
 
 @dataclass(frozen=True)
@@ -94,9 +114,16 @@ class SignLayout:
     footer: str
     rules_line: str
     meta_title: str
+    draft: bool = False  # marked "草稿 DRAFT — not for display" (banner, watermark, title)
+
+    @property
+    def document_title(self) -> str:
+        """The PDF's metadata title and the HTML <title>: ``meta_title``, marked if a draft."""
+        return draft_title(self.meta_title, self.draft)
 
 
 __all__ = [
-    "Bi", "Block", "Bullets", "Cell", "Code", "Fields", "Grid", "Layout", "Lines", "Para",
-    "Section", "SignLayout",
+    "DRAFT_MARK", "DRAFT_MARK_EN", "DRAFT_MARK_ZH", "DRAFT_TITLE", "DRAFT_WATERMARK", "Bi",
+    "Block", "Bullets", "Cell", "Code", "Fields", "Grid", "Layout", "Lines", "Para", "Section",
+    "SignLayout", "draft_title",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from facegate.documents.localized import Picker
 from facegate.documents.model import Block, Bullets, Fields, Layout, Para, Section
 from facegate.documents.render import (
     Document,
@@ -20,6 +21,7 @@ from facegate.documents.text import (
     DASH,
     METHODS,
     PURPOSES,
+    WORDS,
     Bi,
     Text,
     check_lang,
@@ -38,11 +40,19 @@ def _method(content: Json, lang: str) -> Text:
     return _s(method)
 
 
-def notice(content: Json, lang: str) -> Document:
+def _right_contact(contact: Text, lang: str) -> Text:
+    if isinstance(contact, Bi):  # each language's wording with that language's contact
+        zh, en = WORDS["right_contact"]
+        return Bi(zh.format(contact=contact.zh), en.format(contact=contact.en))
+    return word("right_contact", lang, contact=contact)
+
+
+def notice(content: Json, lang: str, *, draft: bool = False) -> Document:
     """The notice shown before capture (``notice.required``), in large accessible type
     (``notice.accessible``): operator and contact; purpose, method and retention; necessity and
     impact; the alternative; how to exercise each right; the notice version and digest."""
     check_lang(lang)
+    t = Picker(lang)
     op = _map(content.get("operator"))
     alt = content.get("alternative")
     rights = _map(content.get("rights"))
@@ -57,27 +67,29 @@ def notice(content: Json, lang: str) -> Document:
     if isinstance(alt, Mapping):
         alternative: Block = Fields((
             (word("alternative", lang), label(ALTERNATIVES, alt.get("method"), lang)),
-            (word("alt_description", lang), _s(alt.get("description"))),
+            (word("alt_description", lang), t("alternative.description", alt.get("description"))),
         ))
     else:
         alternative = Fields(((word("alternative", lang), DASH),))
 
+    contact = t("operator.contact", op.get("contact"))
     title = word("notice_title", lang)
     sections = (
         Section(word("notice_who", lang), (Fields((
-            (word("operator_name", lang), _s(op.get("name"))),
-            (word("contact", lang), _s(op.get("contact"))),
+            (word("operator_name", lang), t("operator.name", op.get("name"))),
+            (word("contact", lang), contact),
         )),)),
         Section(word("notice_what", lang), (Fields((
             (word("purpose", lang), label(PURPOSES, content.get("purpose"), lang)),
             (word("method", lang), _method(content, lang)),
-            (word("capture_area", lang), _s(content.get("capture_area"))),
+            (word("capture_area", lang),
+             t("location.capture_area", content.get("capture_area"))),
             (word("retention", lang), _days(content.get("retention_days"), lang)),
             (word("images_kept", lang), images_text),
         )),)),
         Section(word("notice_why", lang), (Fields((
-            (word("necessity", lang), _s(content.get("necessity"))),
-            (word("impact", lang), _s(content.get("least_impact"))),
+            (word("necessity", lang), t("necessity", content.get("necessity"))),
+            (word("impact", lang), t("least_impact", content.get("least_impact"))),
         )),)),
         Section(word("notice_choice", lang), (
             Para(word("notice_choice_text", lang)), alternative,
@@ -86,7 +98,7 @@ def notice(content: Json, lang: str) -> Document:
             Para(rights_text),
             Bullets(tuple(word(k, lang) for k in (
                 "right_withdraw", "right_access", "right_delete", "right_alternative"))),
-            Para(word("right_contact", lang, contact=_s(op.get("contact")))),
+            Para(_right_contact(contact, lang)),
         )),
         Section(word("notice_version", lang), (Fields((
             (word("version", lang), _s(content.get("version"))),
@@ -94,20 +106,22 @@ def notice(content: Json, lang: str) -> Document:
             (word("notice_url", lang), _code(content.get("url"))),
         )),)),
     )
-    lead = (
+    name = t("name", content.get("name"))
+    lead: tuple[Block, ...] = (
         Para(word("notice_intro", lang)),
         Fields((
-            (word("deployment_name", lang), _s(content.get("name"))),
+            (word("deployment_name", lang), name),
             (word("deployment_id", lang), _code(content.get("deployment"))),
             (word("notice_version", lang), _s(content.get("version"))),
         )),
+        *t.note(),
     )
     rules = ("notice.required", "notice.accessible", "alternative.required",
              "consent.withdraw", "rights.access", "rights.delete", "retention.minimum")
-    name = _s(content.get("name"))
     layout = Layout(
-        kind="notice", lang=lang, title=title, meta_title=f"{plain(title)}: {name}",
+        kind="notice", lang=lang, title=title, meta_title=f"{plain(title)}: {plain(name)}",
         lead=lead, sections=sections,
         rules_line=_rules_line(content.get("rule_pack"), rules, lang), accessible=True,
+        draft=draft,
     )
-    return _document(layout)
+    return _document(layout, t.fallbacks)

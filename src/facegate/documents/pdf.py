@@ -1,9 +1,10 @@
 """PDF output with reportlab (platypus).
 
-Fonts: Latin text is set in the PDF base fonts (Helvetica, Courier); Chinese text in Adobe's
-``STSong-Light`` CID font, which reportlab ships the metrics for. Neither is embedded, so the
-documents need no font file at all, and the text extracts back as Unicode (the CID font is
-mapped through ``UniGB-UCS2-H``). Each run of text is given the font that can show it.
+Fonts (:mod:`~facegate.documents.fonts`): Latin text is set in Bitstream Vera Sans, Chinese
+text in WenQuanYi Micro Hei, fixed-width text in WenQuanYi Micro Hei Mono; each is embedded as a
+subset, so a page shows the same on a machine without Chinese fonts, and the text extracts back
+as Unicode. Each run of text is given the font that can show it. A draft document
+(``Layout.draft``) carries the mark of :mod:`~facegate.documents.draft` on every page.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A3, A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -35,6 +34,15 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from facegate.documents.draft import draw_draft_mark
+from facegate.documents.fonts import (
+    CJK_FONT,
+    MONO,
+    SANS,
+    SANS_BOLD,
+    ensure_fonts,
+    needs_cjk_font,
+)
 from facegate.documents.model import (
     Block,
     Bullets,
@@ -50,11 +58,6 @@ from facegate.documents.model import (
 from facegate.documents.qr import dark_runs, sign_qr
 from facegate.documents.text import Text, plain, word
 
-CJK_FONT: Final = "STSong-Light"
-SANS: Final = "Helvetica"
-SANS_BOLD: Final = "Helvetica-Bold"
-MONO: Final = "Courier"
-
 INK: Final = colors.HexColor("#1a1a1a")
 SECOND_HEX: Final = "#4a4a4a"  # secondary text; 8.9:1 on white
 SECOND: Final = colors.HexColor(SECOND_HEX)
@@ -63,26 +66,14 @@ RULE: Final = colors.HexColor("#9aa5b8")
 LABEL_BG: Final = colors.HexColor("#eef2f8")
 
 PAGE_SIZES: Final = {"A4": A4, "A3": A3}
-
-
-def _ensure_fonts() -> None:
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-
-
-def _needs_cjk_font(ch: str) -> bool:
-    """True for a character the Latin base fonts (WinAnsi encoding) cannot show."""
-    try:
-        ch.encode("cp1252")
-    except UnicodeEncodeError:
-        return True
-    return False
+# A table's own font (never drawn: its cells hold paragraphs), so that no base font comes in.
+CELL_FONT: Final = ("FONTNAME", (0, 0), (-1, -1), SANS)
 
 
 def markup(text: str) -> str:
     """Paragraph markup for plain text: escaped, each run in a font that has its glyphs."""
     out = []
-    for cjk, run in groupby(text, key=_needs_cjk_font):
+    for cjk, run in groupby(text, key=needs_cjk_font):
         s = escape("".join(run)).replace("\n", "<br/>")
         out.append(f'<font name="{CJK_FONT}">{s}</font>' if cjk else s)
     return "".join(out)
@@ -108,7 +99,7 @@ class Styles:
         # CJK wrapping breaks between Chinese characters and still keeps Latin words whole, so
         # it suits English documents too (which may quote Chinese text).
         wrap = "CJK"
-        # The CID font has no bold: Chinese documents set headings in one weight throughout.
+        # The Chinese font has no bold: Chinese documents set headings in one weight throughout.
         bold = SANS_BOLD if lang == "en" else SANS
 
         def style(name: str, size: float, **kw: Any) -> ParagraphStyle:
@@ -161,6 +152,7 @@ def _table(data: list[list[Paragraph]], widths: Sequence[float], header: bool,
     t = Table(data, colWidths=list(widths), repeatRows=1 if header else 0, hAlign="LEFT",
               splitInRow=1)  # a cell taller than a page continues on the next
     cmds: list[tuple[Any, ...]] = [
+        CELL_FONT,
         ("GRID", (0, 0), (-1, -1), 0.5, RULE),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), 5 * scale),
@@ -216,9 +208,9 @@ def _story(layout: Layout, st: Styles, width: float) -> list[Flowable]:
 
 def _build(make_story: Callable[[float], list[Flowable]], *, pagesize: tuple[float, float],
            title: str, subject: str, lang: str, footer: Text, st: Styles,
-           margin: float = 18 * mm) -> bytes:
+           margin: float = 18 * mm, draft: bool = False) -> bytes:
     """Lay the story out twice: once to count the pages, once to print "page n of total"."""
-    _ensure_fonts()
+    ensure_fonts()
     pw = pagesize[0]
     footer_h = _footer_height(st.scale)
     frame_w = pw - 2 * margin
@@ -246,16 +238,22 @@ def _build(make_story: Callable[[float], list[Flowable]], *, pagesize: tuple[flo
             rules.drawOn(canv, margin, y - rules.height)
             canv.restoreState()
 
+        def on_page_end(canv: Any, doc: Any) -> None:
+            draw_draft_mark(canv, pagesize, margin)
+
         buf = io.BytesIO()
         doc = BaseDocTemplate(
             buf, pagesize=pagesize, leftMargin=margin, rightMargin=margin, topMargin=margin,
             bottomMargin=margin + footer_h, title=title, author="facegate", creator="facegate",
             subject=subject, lang=_pdf_lang(lang), displayDocTitle=True, invariant=True,
+            initialFontName=SANS,  # not the base font Helvetica, which is never embedded
         )
         frame = Frame(margin, margin * 0.5 + footer_h, frame_w,
                       _frame_height(pagesize, margin, st.scale), id="body",
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-        doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=on_page)])
+        marks: dict[str, Any] = {"onPageEnd": on_page_end} if draft else {}
+        doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=on_page,
+                                           **marks)])
         doc.build(make_story(frame_w))
         return buf.getvalue(), pages[0]
 
@@ -280,8 +278,8 @@ def _pdf_lang(lang: str) -> str:
 def layout_pdf(layout: Layout) -> bytes:
     st = Styles(layout.lang, 1.25 if layout.accessible else 1.0)
     return _build(lambda width: _story(layout, st, width), pagesize=A4,
-                  title=layout.meta_title, subject=f"facegate {layout.kind}",
-                  lang=layout.lang, footer=layout.rules_line, st=st)
+                  title=layout.document_title, subject=f"facegate {layout.kind}",
+                  lang=layout.lang, footer=layout.rules_line, st=st, draft=layout.draft)
 
 
 # --- the sign ---------------------------------------------------------------------------------
@@ -343,6 +341,7 @@ def sign_pdf(sign: SignLayout) -> bytes:
             colWidths=[width],
         )
         band.setStyle(TableStyle([
+            CELL_FONT,
             ("BACKGROUND", (0, 0), (-1, -1), ACCENT),
             ("TOPPADDING", (0, 0), (-1, 0), 12 * s),
             ("BOTTOMPADDING", (0, -1), (-1, -1), 14 * s),
@@ -351,6 +350,7 @@ def sign_pdf(sign: SignLayout) -> bytes:
                  Paragraph(cell_markup(v, 13 * s), value)] for k, v in sign.rows]
         facts = Table(rows, colWidths=[width * 0.3, width * 0.7])
         facts.setStyle(TableStyle([
+            CELL_FONT,
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LINEBELOW", (0, 0), (-1, -2), 0.75, RULE),
             ("TOPPADDING", (0, 0), (-1, -1), 5 * s),
@@ -364,7 +364,7 @@ def sign_pdf(sign: SignLayout) -> bytes:
              [Paragraph(text_markup(sign.scan, 12 * s), scan)]],
             colWidths=[width],
         )
-        qr.setStyle(TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"),
+        qr.setStyle(TableStyle([CELL_FONT, ("ALIGN", (0, 0), (-1, -1), "CENTER"),
                                 ("TOPPADDING", (0, 0), (-1, -1), 2 * s),
                                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2 * s)]))
         content = [band, Spacer(1, 8 * s), facts, Spacer(1, 8 * s), qr]
@@ -374,5 +374,5 @@ def sign_pdf(sign: SignLayout) -> bytes:
 
     margin = 14 * mm * s
     footer = f"{sign.footer}\n{sign.rules_line}"
-    return _build(story, pagesize=pagesize, title=sign.meta_title, subject="facegate sign",
-                  lang="zh-en", footer=footer, st=st, margin=margin)
+    return _build(story, pagesize=pagesize, title=sign.document_title, subject="facegate sign",
+                  lang="zh-en", footer=footer, st=st, margin=margin, draft=sign.draft)

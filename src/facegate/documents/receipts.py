@@ -20,7 +20,7 @@ from facegate.documents.render import (
 from facegate.documents.text import OPERATIONS, check_lang, label, plain, word
 
 
-def deletion_receipt(receipt: Json, lang: str) -> Document:
+def deletion_receipt(receipt: Json, lang: str, *, draft: bool = False) -> Document:
     """The receipt for a withdrawal (``consent.withdraw``) or a deletion request
     (``rights.delete``): what was deleted, where, when. It names the person by pseudonym only."""
     check_lang(lang)
@@ -58,5 +58,6 @@ def deletion_receipt(receipt: Json, lang: str) -> Document:
         kind="receipt", lang=lang, title=title,
         meta_title=f"{plain(title)}: {_s(receipt.get('subject'))}", lead=lead,
         sections=sections, rules_line=_rules_line(receipt.get("rule_pack"), rules, lang),
+        draft=draft,
     )
     return _document(layout)

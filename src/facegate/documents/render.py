@@ -19,6 +19,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from facegate.documents.model import (
+    DRAFT_MARK_EN,
+    DRAFT_MARK_ZH,
     Block,
     Cell,
     Code,
@@ -54,6 +56,8 @@ class Document:
     title: str
     html: str
     layout: Layout | SignLayout = field(repr=False, compare=False)
+    # manifest texts shown in the other language, for want of this one (documents.localized)
+    fallbacks: tuple[str, ...] = ()
 
     def pdf(self) -> bytes:
         """The document as PDF (A4; a sign A4 or A3). The same input gives the same bytes."""
@@ -158,10 +162,15 @@ def _html_lang(lang: str) -> str:
 
 
 def _html(template: str, **context: Any) -> str:
+    # A draft (Layout.draft, SignLayout.draft) shows the draft banner (templates/base.html).
+    doc = context.get("layout", context.get("sign"))
+    context.setdefault("draft", bool(getattr(doc, "draft", False)))
+    context.setdefault("draft_mark", Bi(DRAFT_MARK_ZH, DRAFT_MARK_EN))
     return _env().get_template(template).render(**context)
 
 
-def _document(layout: Layout) -> Document:
+def _document(layout: Layout, fallbacks: Sequence[str] = ()) -> Document:
     html = _html("document.html", layout=layout, html_lang=_html_lang(layout.lang),
-                 title=layout.meta_title)
-    return Document(layout.kind, layout.lang, layout.meta_title, html, layout)
+                 title=layout.document_title)
+    return Document(layout.kind, layout.lang, layout.document_title, html, layout,
+                    tuple(fallbacks))

@@ -287,6 +287,9 @@ WORDS: Final[Mapping[str, Pair]] = {
     "crossed_on": ("达到门槛日期", "Threshold crossed on"),
     "due_on": ("备案截止日期", "Filing due on"),
     "due_note": ("自达到门槛之日起 30 个工作日内", "within 30 Chinese working days of crossing"),
+    "due_provisional": ("暂定：最早可能的截止日期，待公布该年节假日安排后确定",
+                        "provisional: the earliest possible date, until that year's holiday "
+                        "schedule is published and loaded"),
     "reasons": ("需备案的原因", "Why filing is required"),
     "filing_security": ("四、安全保护措施", "4. Security measures"),
     "filing_rules": ("五、处理规则", "5. Processing rules"),

@@ -2,7 +2,8 @@
 
 ``Manifest`` is also the deployment manifest format (``examples/office-door.yaml``): its field
 names are a contract with users. Fields are optional where a rule, not the parser, must say what
-is missing, so that a refusal names the rule id.
+is missing, so that a refusal names the rule id. The texts a person reads are ``Said``: a plain
+string or ``{zh: ..., en: ...}`` (:mod:`facegate.policy.texts`).
 """
 
 from __future__ import annotations
@@ -12,28 +13,30 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facegate.policy.texts import Said
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Operator(_Strict):
-    name: str | None = None
-    contact: str | None = None
+    name: Said = None
+    contact: Said = None
 
 
 class Location(_Strict):
     type: str | None = None
     venue: str | None = None
     public_place: bool = False
-    capture_area: str | None = None
+    capture_area: Said = None
     signage: str | None = None
-    public_security_necessity: str | None = None
+    public_security_necessity: Said = None
 
 
 class Alternative(_Strict):
     method: str | None = None
-    description: str | None = None
+    description: Said = None
 
 
 class Accessibility(_Strict):
@@ -67,12 +70,12 @@ class Manifest(_Strict):
     """A deployment: one use of face recognition, at one place, by one operator."""
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    name: str | None = None
+    name: Said = None
     rule_pack: str | None = None
     operator: Operator = Operator()
     purpose: str | None = None
-    necessity: str | None = None
-    least_impact: str | None = None
+    necessity: Said = None
+    least_impact: Said = None
     mode: str = "verify"
     location: Location = Location()
     alternative: Alternative | None = None

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from facegate.errors import Conflict, NotFound
 from facegate.policy import ConsentFacts, SubjectFacts
+from facegate.policy.texts import as_json
 from facegate.service import records
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
@@ -170,7 +171,7 @@ class Consents:
             uow.commit()
         alt = manifest.alternative
         return {"deployment": deployment_id, "recorded": True,
-                "alternative": {"method": alt.method, "description": alt.description}
+                "alternative": {"method": alt.method, "description": as_json(alt.description)}
                 if alt else None,
                 "message": "The person chose the alternative; serve them by it, with no loss "
                            "of service."}

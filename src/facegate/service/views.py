@@ -10,6 +10,7 @@ from typing import Any
 
 from facegate.engine import Box, Face
 from facegate.policy import Manifest
+from facegate.policy.texts import as_json, in_lang
 from facegate.store.models import Assessment, Consent, Deployment, Template
 
 
@@ -22,22 +23,24 @@ def notice_content(m: Manifest) -> dict[str, Any]:
     """The notice a person is shown before capture (``notice.required``), from the manifest."""
     alt = m.alternative
     return {
-        "deployment": m.id, "name": m.name,
-        "operator": {"name": m.operator.name, "contact": m.operator.contact},
-        "purpose": m.purpose, "necessity": m.necessity, "least_impact": m.least_impact,
+        "deployment": m.id, "name": as_json(m.name),
+        "operator": {"name": as_json(m.operator.name), "contact": as_json(m.operator.contact)},
+        "purpose": m.purpose, "necessity": as_json(m.necessity),
+        "least_impact": as_json(m.least_impact),
         "method": {"verify": "1:1 verification against your own template",
                    "identify": "1:N identification against the enrolled gallery"}.get(m.mode),
         "retention_days": m.retention_days,
-        "capture_area": m.location.capture_area,
-        "alternative": {"method": alt.method, "description": alt.description} if alt else None,
+        "capture_area": as_json(m.location.capture_area),
+        "alternative": {"method": alt.method, "description": as_json(alt.description)}
+        if alt else None,
         "rights": {
             "en": "You may refuse face recognition and use the alternative without any loss of "
                   "service; you may withdraw consent at any time, which deletes your face data "
                   "at once; you may ask what face data is held about you and have it deleted. "
-                  f"Contact: {m.operator.contact}.",
+                  f"Contact: {in_lang(m.operator.contact, 'en')}.",
             "zh": "您可以拒绝人脸识别并使用替代方式，服务不受影响；您可以随时撤回同意，"
                   "撤回后您的人脸信息将立即删除；您可以查阅并要求删除您的人脸信息。"
-                  f"联系方式：{m.operator.contact}。",
+                  f"联系方式：{in_lang(m.operator.contact, 'zh')}。",
         },
         "images_kept": False,
     }

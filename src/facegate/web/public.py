@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -19,8 +20,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from facegate.documents import text as labels
+from facegate.documents.localized import Picker
 from facegate.errors import FacegateError, TooManyRequests
 from facegate.service import Facegate
+from facegate.service.documents import unreachable
 from facegate.web.i18n import lang_of
 from facegate.web.render import page
 from facegate.web.security import LOGIN_CSRF_COOKIE, csrf_ok, set_cookie
@@ -42,6 +45,30 @@ def _label(table: Any, code: Any, lang: str) -> str:
     return labels.plain(labels.label(table, code, lang))
 
 
+def _texts(content: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The notice's own texts in ``lang`` (or the other language, listed in ``fallbacks``)."""
+    t = Picker(lang)
+
+    def pick(name: str, value: Any) -> Any:  # a plain string (or nothing) as it was
+        return labels.plain(t(name, value)) if isinstance(value, Mapping) else value
+
+    op = content.get("operator") or {}
+    alt = content.get("alternative")
+    out: dict[str, Any] = {
+        "name": pick("name", content.get("name")),
+        "operator": {**op, "name": pick("operator.name", op.get("name")),
+                     "contact": pick("operator.contact", op.get("contact"))},
+        "capture_area": pick("location.capture_area", content.get("capture_area")),
+        "necessity": pick("necessity", content.get("necessity")),
+        "least_impact": pick("least_impact", content.get("least_impact")),
+        "alternative": {**alt, "description": pick("alternative.description",
+                                                   alt.get("description"))} if alt else alt,
+    }
+    note = t.note_text()
+    return {**out, "fallbacks": list(t.fallbacks),
+            "fallback_note": None if note is None else labels.plain(note)}
+
+
 def router(service: Facegate) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
@@ -60,7 +87,7 @@ def router(service: Facegate) -> APIRouter:
         content = service.deployments.notice(deployment_id)
         lang = lang_of(request)
         view = {
-            **content,
+            **content, **_texts(content, lang),
             "purpose_label": _label(labels.PURPOSES, content.get("purpose"), lang),
             "method_label": _label(labels.MODES, "identify" if "1:N" in str(
                 content.get("method")) else "verify", lang),
@@ -73,7 +100,10 @@ def router(service: Facegate) -> APIRouter:
 
     @r.get("/notice/{deployment_id}/pdf")
     def notice_pdf(request: Request, deployment_id: str) -> Response:
-        doc = service.documents.make(None, "notice", deployment_id, lang_of(request))
+        # Without a public address the notice is marked DRAFT (notice.required)
+        draft = unreachable(service.deployments.notice_url(deployment_id))
+        doc = service.documents.make(None, "notice", deployment_id, lang_of(request),
+                                     draft=draft)
         return Response(doc.pdf(), media_type="application/pdf",
                         headers={"Content-Disposition":
                                  f'inline; filename="notice-{deployment_id}.pdf"'})

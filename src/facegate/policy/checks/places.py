@@ -8,6 +8,7 @@ from facegate.policy.checks.registry import MATCHES, blank, check, ok, refuse, w
 from facegate.policy.decision import Finding
 from facegate.policy.facts import Facts
 from facegate.policy.packs import Pack
+from facegate.policy.texts import one_line
 
 
 @check("place.private-space", "deployment.apply")
@@ -75,7 +76,7 @@ def capture_area(f: Facts, p: Pack) -> list[Finding]:
                        "every deployment and device records its capture area: "
                        + ", ".join(missing) + " missing",
                        "每个部署和设备须登记采集区域", 422)]
-    return [ok("place.capture-area", f"capture area: {m.location.capture_area}",
+    return [ok("place.capture-area", f"capture area: {one_line(m.location.capture_area)}",
                "已登记采集区域")]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from facegate.policy.decision import Finding
 from facegate.policy.facts import Facts
 from facegate.policy.packs import Pack
+from facegate.policy.texts import LocalText, blank_text
 
 Check = Callable[[Facts, Pack], list[Finding]]
 
@@ -68,5 +69,6 @@ def warn(rule: str, en: str, zh: str = "") -> Finding:
     return Finding(rule, True, en, zh, warning=True)
 
 
-def blank(value: str | None) -> bool:
-    return value is None or not value.strip()
+def blank(value: str | LocalText | None) -> bool:
+    """Whether a text says nothing; a ``{zh, en}`` text with only empty languages is blank."""
+    return blank_text(value)
