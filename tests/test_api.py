@@ -145,6 +145,10 @@ def test_compliance_endpoints(api: tuple[str, dict[str, str]]) -> None:
         assert r.status_code == 200 and "text/html" in r.headers["content-type"]
         assert "Example Trading Co., Ltd." in r.text and "privacy@example.com" in r.text
         r = c.get(f"/v1/deployments/{dep}/documents/sign", params={"size": "A3"},
+                  headers=off)  # no public address yet: the QR code would lead nowhere
+        assert r.status_code == 409 and r.json()["rules"] == ["notice.required"]
+        r = c.get(f"/v1/deployments/{dep}/documents/sign", params={"size": "A3",
+                                                                  "draft": "true"},
                   headers=off)
         assert r.status_code == 200 and r.content.startswith(b"%PDF")
         r = c.get(f"/v1/deployments/{dep}/documents/pia", headers=off)
@@ -159,8 +163,9 @@ def test_compliance_endpoints(api: tuple[str, dict[str, str]]) -> None:
         r = c.delete(f"/v1/deployments/{dep}/assessments/1", headers=off)
         assert r.status_code == 403 and r.json()["rules"] == ["pia.before-use"]
         r = c.get("/v1/filing", headers=aud)
-        assert r.status_code == 200 and r.json()["threshold"] == 10_000
-        assert r.json()["required"] is False
+        (mine,) = r.json()["operators"]
+        assert r.status_code == 200 and mine["threshold"] == 10_000
+        assert mine["required"] is False and mine["deployments"] == [dep]
         r = c.post("/v1/housekeeping", headers=off)
         assert r.status_code == 200 and r.json()["expired_templates"] == 0
         r = c.get("/v1/rules", params={"pack": "cn-2025"}, headers=aud)
@@ -272,7 +277,8 @@ def test_responses_carry_every_field_the_service_returns(
         same_body(r, service.rights.access(officer, sid, True))
         r = c.post(f"/v1/subjects/{sid}/export", json={"basis": "PIPL Art. 13"}, headers=off)
         same_body(r, service.exports.templates(officer, sid, "PIPL Art. 13"))
-        same_body(c.get("/v1/filing", headers=off), service.filing.status(officer))
+        same_body(c.get("/v1/filing", headers=off),
+                  {"operators": service.filing.statuses(officer)})
         same_shape(c.post("/v1/housekeeping", headers=off), service.housekeeping.run(officer))
         same_body(c.get("/v1/audit/verify", headers=off), service.audit.verify(officer))
         same_body(c.get("/v1/audit", params={"n": 5}, headers=off),

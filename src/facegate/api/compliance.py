@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -33,6 +33,8 @@ class FilingIn(BaseModel):
     kind: Literal["filing", "change", "deregister"] = "filing"
     filed_on: date
     reference: str = Field(min_length=1, max_length=200)
+    operator: str | None = Field(default=None, max_length=200, description=(
+        "The operator whose task was filed; may be left out when there is only one."))
 
 
 class ReviewIn(BaseModel):
@@ -74,7 +76,13 @@ class FilingTask(BaseModel):
     kind: str
     rule: str
     started_on: str
-    due_on: str | None = Field(description="Null where the year's working days are unknown.")
+    due_on: str | None = Field(description=(
+        "The due date; in a year whose holiday schedule is not loaded, the earliest date the "
+        "deadline can fall on (due_provisional)."))
+    due_provisional: bool = Field(default=False, description=(
+        "The due date is provisional: the earliest possible, until the schedule of "
+        "missing_years is loaded (facegate filing calendar FILE)."))
+    missing_years: list[int] = Field(default_factory=list)
     filed_on: str | None
     detail: str
     overdue: bool
@@ -89,6 +97,10 @@ class FilingWarning(BaseModel):
 
 
 class FilingStatusOut(BaseModel):
+    """One operator's filing duty: the duty is each personal information handler's own."""
+
+    operator: str = Field(description="The operator (personal information handler).")
+    deployments: list[str] = Field(description="Its active deployments.")
     pack: str
     persons: int
     threshold: int
@@ -102,6 +114,10 @@ class FilingStatusOut(BaseModel):
     warnings: list[FilingWarning]
     what_to_file: list[str]
     working_days: int
+
+
+class FilingOverviewOut(BaseModel):
+    operators: list[FilingStatusOut]
 
 
 class HousekeepingOut(BaseModel):
@@ -216,15 +232,17 @@ def review_transaction(who: Who, service: Service, body: ReviewIn) -> dict[str, 
 
 # ---- the filing duty, housekeeping --------------------------------------------------------------
 
-@router.get("/v1/filing", tags=["compliance"], response_model=FilingStatusOut)
+@router.get("/v1/filing", tags=["compliance"], response_model=FilingOverviewOut)
 def filing_status(who: Who, service: Service) -> dict[str, Any]:
-    """Persons counted, threshold, dates, tasks and warnings (filing.threshold)."""
-    return service.filing.status(who)
+    """For each operator: persons counted at its deployments, threshold, dates, tasks and
+    warnings (filing.threshold)."""
+    return {"operators": service.filing.statuses(who)}
 
 
 @router.post("/v1/filing", tags=["compliance"], response_model=FilingStatusOut)
 def record_filing(who: Who, service: Service, body: FilingIn) -> dict[str, Any]:
-    return service.filing.record(who, body.kind, body.filed_on, body.reference)
+    """Record that the operator filed; returns its filing status."""
+    return service.filing.record(who, body.kind, body.filed_on, body.reference, body.operator)
 
 
 @router.post("/v1/housekeeping", tags=["compliance"], response_model=HousekeepingOut)
@@ -262,10 +280,13 @@ def export_templates(who: Who, service: Service, subject_id: str,
 def get_document(who: Who, service: Service, deployment_id: str,
                  kind: Literal["notice", "sign", "pia"],
                  lang: Literal["zh", "en"] = "zh", size: Literal["A4", "A3"] = "A4",
-                 format: Literal["pdf", "html"] = "pdf") -> Response:
-    """The deployment's notice, reminder sign or impact assessment report."""
+                 format: Literal["pdf", "html"] = "pdf", draft: bool = False) -> Response:
+    """The deployment's notice, reminder sign or impact assessment report. A notice or sign
+    is refused (409, notice.required) while FACEGATE_PUBLIC_URL is unset or a loopback
+    address, unless ``draft=true``: a draft is marked DRAFT, not for display."""
     service.deployments.get(who, deployment_id)  # role check: deployment.read
-    return document(service.documents.make(who, kind, deployment_id, lang, size), format)
+    return document(service.documents.make(who, kind, deployment_id, lang, size, draft=draft),
+                    format)
 
 
 @router.post("/v1/documents/receipt", tags=["documents"], response_class=Response,
@@ -280,5 +301,9 @@ def receipt_document(who: Who, service: Service, receipt: dict[str, Any],
 @router.get("/v1/filing/dossier", tags=["compliance"], response_class=Response,
             responses=DOCUMENT)
 def filing_dossier(who: Who, service: Service, lang: Literal["zh", "en"] = "zh",
-                   format: Literal["pdf", "html"] = "pdf") -> Response:
-    return document(service.documents.make(who, "filing", lang=lang), format)
+                   format: Literal["pdf", "html"] = "pdf",
+                   operator: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    """One operator's filing dossier (its deployments, persons and assessments); the
+    operator may be left out when there is only one."""
+    return document(service.documents.make(who, "filing", lang=lang, operator=operator),
+                    format)

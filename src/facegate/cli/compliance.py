@@ -122,7 +122,8 @@ def pia_incident(deployment: Annotated[str, typer.Option(help="Deployment id.")]
 # ---- filing ---------------------------------------------------------------------------------
 
 def _filing_text(out: dict[str, Any]) -> str:
-    lines = [f"pack {out['pack']}: {out['persons']} person(s) with stored face data; threshold "
+    lines = [f"{out['operator']} ({', '.join(out['deployments']) or 'no active deployment'})",
+             f"pack {out['pack']}: {out['persons']} person(s) with stored face data; threshold "
              f"{'>=' if out['inclusive'] else '>'} {out['threshold']}",
              f"filing required: {'yes' if out['required'] else 'no'}"
              + (f" ({', '.join(out['reasons'])}) since {out['crossed_on']}"
@@ -130,9 +131,13 @@ def _filing_text(out: dict[str, Any]) -> str:
     for t in out["tasks"]:
         state = (f"filed {t['filed_on']}" if t["filed_on"] else
                  "OVERDUE" if t["overdue"] else
-                 "due date unknown (load the holiday schedule)" if t["due_on"] is None else
                  f"{t['working_days_left']} working day(s) left")
-        lines.append(f"  {t['kind']:10} started {t['started_on']} due {t['due_on']}: {state}")
+        due = t["due_on"]
+        if t.get("due_provisional"):
+            years = ", ".join(map(str, t["missing_years"]))
+            due += (f" (provisional, the earliest possible; load the {years} holiday schedule "
+                    "with: facegate filing calendar FILE)")
+        lines.append(f"  {t['kind']:10} started {t['started_on']} due {due}: {state}")
     lines += [f"  [{w['level']}] {w['en']}" for w in out["warnings"]]
     if out["what_to_file"]:
         lines.append("  to file with the " + out["authority"] + ": "
@@ -141,16 +146,28 @@ def _filing_text(out: dict[str, Any]) -> str:
 
 
 @filing_app.command("status")
-def filing_status() -> None:
-    """Count, threshold, dates (30 Chinese working days), tasks, warnings, what to file."""
-    out = STATE.service.filing.status(actor())
-    emit(out, _filing_text(out))
+def filing_status(operator: Annotated[str | None, typer.Option(
+        help="Only this operator (default: every operator).")] = None) -> None:
+    """Each operator's count, threshold, dates (30 Chinese working days), tasks, warnings and
+    what to file: the filing duty is each operator's own."""
+    if operator is not None:
+        one = STATE.service.filing.status(actor(), operator)
+        emit(one, _filing_text(one))
+        return
+    every = STATE.service.filing.statuses(actor())
+    emit({"operators": every}, "\n\n".join(_filing_text(o) for o in every)
+         or "no operator has a deployment yet")
 
 
 @filing_app.command("calendar")
 def filing_calendar(file: Annotated[Path, typer.Argument(
-        help="YAML/JSON: year, source, holidays (dates or from/to ranges), workdays.")]) -> None:
-    """Load a year's State Council holiday schedule (a year chinese-calendar does not know)."""
+        help="YAML/JSON: year, source, holidays (dates or from/to ranges), workdays "
+             "(make-up working days on a Saturday or Sunday).")]) -> None:
+    """Load a year's State Council holiday schedule (a year chinese-calendar does not know).
+
+    It is validated and kept as calendars/<year>.yaml in the data directory, where every
+    process reads it; it replaces the provisional (earliest possible) due dates of that year
+    with the true ones."""
     out = STATE.service.filing.load_calendar(actor(), read_manifest(file))
     emit(out, f"loaded {out['year']} ({out['holidays']} holiday(s), {out['workdays']} "
               f"make-up workday(s)); known years: {out['known_years'][0]}-"
@@ -161,13 +178,15 @@ def filing_calendar(file: Annotated[Path, typer.Argument(
 def filing_record(reference: Annotated[str, typer.Option(help="The authority's reference.")],
                   filed_on: Annotated[str, typer.Option(help="YYYY-MM-DD")],
                   kind: Annotated[str, typer.Option(
-                      help="filing, change or deregister")] = "filing") -> None:
+                      help="filing, change or deregister")] = "filing",
+                  operator: Annotated[str | None, typer.Option(
+                      help="Whose task (needed when several operators).")] = None) -> None:
     """Record that a filing was made."""
     try:
         day = date.fromisoformat(filed_on)
     except ValueError:
         raise BadInput("--filed-on must be a date (YYYY-MM-DD)") from None
-    out = STATE.service.filing.record(actor(), kind, day, reference)
+    out = STATE.service.filing.record(actor(), kind, day, reference, operator)
     emit(out, _filing_text(out))
 
 
@@ -233,13 +252,19 @@ def docs_make(
     size: Annotated[str, typer.Option(help="Sign size: A4 or A3.")] = "A4",
     receipt: Annotated[Path | None, typer.Option(
         help="A deletion receipt (JSON) for kind receipt.")] = None,
+    operator: Annotated[str | None, typer.Option(
+        help="For kind filing: whose dossier (needed when several operators).")] = None,
+    draft: Annotated[bool, typer.Option(
+        help="A draft, marked DRAFT: a notice or sign before FACEGATE_PUBLIC_URL is set.")
+    ] = False,
 ) -> None:
     """Render a document to PDF or HTML (by the file's suffix)."""
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("pdf", "html"):
         raise BadInput("--out must end in .pdf or .html")
     body = read_manifest(receipt) if receipt else None
-    doc = STATE.service.documents.make(actor(), kind, deployment, lang, size, body)
+    doc = STATE.service.documents.make(actor(), kind, deployment, lang, size, body,
+                                       operator=operator, draft=draft)
     data = doc.pdf() if fmt == "pdf" else doc.html.encode()
     try:
         out.write_bytes(data)

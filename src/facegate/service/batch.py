@@ -173,7 +173,7 @@ def enrol_batch(service: Facegate, actor: Actor, folder: Path, deployment_id: st
                                       "rules": list(e.rules)})
         bar.update(len(results))
     if report["enrolled"]:
-        report["filing"] = service.filing.status(actor)  # counts persons, records the day
+        report["filing"] = service.filing.statuses(actor)  # counts persons, records the day
     return report
 
 

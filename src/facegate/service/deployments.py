@@ -13,13 +13,14 @@ from sqlalchemy import select
 from facegate.errors import BadInput, Conflict, NotFound
 from facegate.policy import Decision, Facts, Manifest, decide
 from facegate.policy.packs import PACKS
+from facegate.policy.texts import one_line
 from facegate.service import records
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.faces import Recogniser
 from facegate.service.facts import assessment_facts
-from facegate.service.filing import Filing
+from facegate.service.filing import Filing, operator_of
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.indexes import IndexRegistry
 from facegate.service.views import deployment_view, digest_of, notice_content
@@ -89,7 +90,7 @@ class Deployments:
                 dep = Deployment(id=m.id, created_at=now, notice_version=0,
                                  engine=self.recogniser.key)
                 s.add(dep)
-            dep.name, dep.rule_pack, dep.purpose = m.name, pack, m.purpose or ""
+            dep.name, dep.rule_pack, dep.purpose = one_line(m.name), pack, m.purpose or ""
             dep.mode, dep.status, dep.manifest, dep.updated_at = m.mode, "active", \
                 manifest_json, now
             current = s.execute(select(Notice).where(
@@ -102,7 +103,8 @@ class Deployments:
                              digest=digest, created_at=now))
             s.flush()
             if changed:  # a substantive change (filing.change; makes the PIA stale)
-                self.filing.event(s, "change", f"{m.id}: {', '.join(changed)} changed")
+                self.filing.event(s, "change", f"{m.id}: {', '.join(changed)} changed",
+                                  operator_of(dep.manifest))
             if m.location.public_place:
                 self.filing.track(s)
             self.audit.record(s, actor, "deployment.apply", "allowed", decision.rules,
@@ -168,7 +170,8 @@ class Deployments:
             for c in consents:
                 c.withdrawn_at = now
             dep.status, dep.terminated_at, dep.updated_at = "terminated", now, now
-            self.filing.event(s, "deregister", f"{deployment_id} ended face recognition")
+            self.filing.event(s, "deregister", f"{deployment_id} ended face recognition",
+                              operator_of(dep.manifest))
             self.indexes.forget(deployment_id)
             deleted = {"templates": len(gone), "subjects": len({t.subject_id for t in gone}),
                        "consents_closed": len(consents)}

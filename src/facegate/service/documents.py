@@ -4,15 +4,15 @@ deletion receipts (the officer's)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy import select
+from urllib.parse import urlsplit
 
 from facegate import documents
 from facegate.documents import Document
-from facegate.errors import BadInput, NotFound
+from facegate.errors import BadInput, Conflict, NotFound
 from facegate.policy.packs import get_pack
 from facegate.service import records
 from facegate.service.actors import Actor
@@ -72,6 +72,22 @@ PROCESSING_RULES = [
 ]
 
 
+LOOPBACK = ("localhost", "0.0.0.0", "::", "")  # noqa: S104 - names compared, nothing bound
+
+
+def unreachable(url: str) -> bool:
+    """Whether ``url`` points at this machine only (loopback or unspecified), so people
+    reading a notice or scanning a sign could never reach it."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in LOOPBACK or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
 @dataclass(frozen=True, kw_only=True)
 class Documents:
     uow: UowFactory
@@ -84,8 +100,8 @@ class Documents:
     checkpoint: Callable[[Actor], dict[str, Any]] | None = None
 
     def make(self, actor: Actor | None, kind: str, deployment_id: str | None = None,
-             lang: str = "zh", size: str = "A4", receipt: dict[str, Any] | None = None
-             ) -> Document:
+             lang: str = "zh", size: str = "A4", receipt: dict[str, Any] | None = None,
+             operator: str | None = None, draft: bool = False) -> Document:
         """Build a document: ``notice`` and ``sign`` are public (no personal data); the
         assessment, the dossier and receipts need the officer's role."""
         if kind not in DOCUMENT_KINDS:
@@ -103,7 +119,8 @@ class Documents:
             return documents.deletion_receipt(receipt, lang)
         if kind == "filing":
             assert actor is not None
-            return documents.filing_dossier(self._dossier(actor, lang), lang)
+            return documents.filing_dossier(self._dossier(actor, lang, operator), lang,
+                                            draft=draft)
         if deployment_id is None:
             raise BadInput(f"a {kind} is made for a deployment: give its id")
         with self.uow() as uow:
@@ -112,36 +129,44 @@ class Documents:
             last = records.assessment(uow.session, dep)
             pia = assessment_view(last) if last else None
         url = self.deployments.notice_url(deployment_id)
+        if kind in ("notice", "sign") and not draft and unreachable(url):
+            raise Conflict(
+                f"the {kind} would send people to {url}, an address only this machine can "
+                "reach: set FACEGATE_PUBLIC_URL to the address people use (https://...), or "
+                "ask for a draft (marked DRAFT, not for display)", rules=["notice.required"])
         if kind == "notice":
             content = self.deployments.notice(deployment_id) | {"url": url,
                                                                 "rule_pack": dep.rule_pack}
-            return documents.notice(content, lang)
+            return documents.notice(content, lang, draft=draft)
         if kind == "sign":
             if size not in ("A4", "A3"):
                 raise BadInput("size must be A4 or A3")
-            return documents.sign(raw, url, size)
+            return documents.sign(raw, url, size, draft=draft)
         if pia is None:
             raise NotFound(f"{deployment_id} has no impact assessment yet",
                            rules=["pia.before-use"])
-        return documents.impact_assessment(pia, raw, lang)
+        return documents.impact_assessment(pia, raw, lang, draft=draft)
 
-    def _dossier(self, actor: Actor, lang: str) -> dict[str, Any]:
-        status = self.filing.status(actor)
+    def _dossier(self, actor: Actor, lang: str, operator: str | None) -> dict[str, Any]:
+        """One operator's dossier: the filing duty is each operator's own."""
+        status = self.filing.status(actor, operator)
         pack = get_pack(self.gate.rule_pack)
         with self.uow() as uow:
             s = uow.session
-            deps = list(s.execute(select(Deployment).where(Deployment.status == "active")
-                                  .order_by(Deployment.id)).scalars())
-            manifests = [dict(d.manifest) for d in deps]
+            deps = [s.get(Deployment, d) for d in status["deployments"]]
+            manifests = [dict(d.manifest) for d in deps if d is not None]
             assessments = [assessment_view(a) for a in
-                           (records.assessment(s, d) for d in deps) if a is not None]
-        operator = (manifests[0].get("operator") if manifests else None) or {}
+                           (records.assessment(s, d) for d in deps if d is not None)
+                           if a is not None]
+        named = next((m.get("operator") for m in manifests if m.get("operator")), None)
+        operator_details = named or {"name": status["operator"]}
+        task = next((t for t in status["tasks"] if t["kind"] == "filing"), None)
         return {"pack": pack.name, "authority": pack.params["filing_authority"],
-                "generated_on": self.clock.today().isoformat(), "operator": operator,
+                "generated_on": self.clock.today().isoformat(), "operator": operator_details,
                 "persons": status["persons"], "threshold": status["threshold"],
                 "crossed_on": status["crossed_on"],
-                "due_on": next((t["due_on"] for t in status["tasks"]
-                                if t["kind"] == "filing"), None),
+                "due_on": task["due_on"] if task else None,
+                "due_provisional": bool(task and task.get("due_provisional")),
                 "reasons": status["reasons"], "deployments": manifests,
                 "security_measures": SECURITY_MEASURES_ZH if lang == "zh" else SECURITY_MEASURES,
                 "processing_rules": PROCESSING_RULES_ZH if lang == "zh" else PROCESSING_RULES,

@@ -15,8 +15,8 @@ from facegate.service.clock import Clock
 from facegate.service.identities import Identities
 from facegate.store.models import Consent, Deployment
 
-# Kinds of filing tasks past their due date, given a session and a rule pack.
-OverdueFilings = Callable[[Session, str], tuple[str, ...]]
+# Kinds of filing tasks of a deployment's operator past their due date.
+OverdueFilings = Callable[[Session, Deployment], tuple[str, ...]]
 
 
 SEALED = "(sealed)"
@@ -77,7 +77,7 @@ class FactBuilder:
         _, birth = self._identities.open(s, subject_id)
         consent = records.latest_consent(s, subject_id, deployment_id)
         if operation == "enrol":
-            extra["overdue_filings"] = self._overdue(s, dep.rule_pack)
+            extra["overdue_filings"] = self._overdue(s, dep)
         return self.at_deployment(
             s, actor, operation, dep, manifest, subject=SubjectFacts(subject_id, birth),
             consent=consent_facts(consent), purpose=purpose,

@@ -44,4 +44,5 @@ class Housekeeping:
             self.indexes.commit_or_invalidate(uow)
         return {"at": now.isoformat(), "expired_templates": len(gone),
                 "subjects": len(by_subject), "deployments": deps,
-                "filing_warnings": status.warnings}
+                "filing_warnings": [w | {"operator": name} for name, st in status.items()
+                                    for w in st.warnings]}

@@ -193,6 +193,8 @@ class FilingEvent(Base):
     __tablename__ = "filing_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # filing | change | deregister
+    # The personal information handler whose duty this is (the manifests' operator name).
+    operator: Mapped[str | None] = mapped_column(String(200), index=True)
     started_on: Mapped[date] = mapped_column(Date)
     filed_on: Mapped[date | None] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(200))  # the authority's number

@@ -4,6 +4,7 @@ from the policy gate (``facegate.policy.Permit``)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -204,11 +205,14 @@ class TemplateRepository:
             Template.model_version).order_by(Template.subject_id))
         return [(a, b, c, d, int(n)) for a, b, c, d, n in rows]
 
-    def persons(self, permit: Permit) -> int:
-        """Distinct persons with stored face data, the count the filing duty is about."""
+    def persons(self, permit: Permit, deployments: Sequence[str] | None = None) -> int:
+        """Distinct persons with stored face data, the count the filing duty is about: at
+        every deployment, or at ``deployments`` (one operator's)."""
         self._check(permit, None, None, "filing.read", "enrol")
-        return int(self._s.execute(select(func.count(func.distinct(Template.subject_id))))
-                   .scalar_one())
+        q = select(func.count(func.distinct(Template.subject_id)))
+        if deployments is not None:
+            q = q.where(Template.deployment_id.in_(list(deployments)))
+        return int(self._s.execute(q).scalar_one())
 
 
 def aware(moment: datetime) -> datetime:

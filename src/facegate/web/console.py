@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from facegate.errors import BadInput, FacegateError
 from facegate.policy.catalogue import rules_catalogue
 from facegate.service import Actor, Facegate
+from facegate.service.filing import operator_of
 from facegate.web import charts
 from facegate.web.console_audit import Helpers, audit_pages
 from facegate.web.i18n import lang_of
@@ -133,13 +134,15 @@ def router(service: Facegate) -> APIRouter:
         who = actor(s)
         t = lang_of(request)
         health = service.dashboard.deployment_health(who)
-        filing = service.filing.status(who)
+        filings = service.filing.statuses(who)
         counts = service.dashboard.person_counts(who)
         refusals = service.audit.refusals_by_rule(who)
         persons_chart = charts.line_chart(
             [(c["day"], c["persons"]) for c in counts],
-            "人数变化" if t == "zh" else "Persons over time", filing["threshold"])
-        return view(request, s, "console/dashboard.html", health=health, filing=filing,
+            "人数变化" if t == "zh" else "Persons over time",
+            filings[0]["threshold"] if filings else None)
+        return view(request, s, "console/dashboard.html", health=health, filings=filings,
+                    persons=counts[-1]["persons"] if counts else 0,
                     persons_chart=persons_chart, refusals=refusals,
                     refusals_chart=charts.bar_chart(
                         refusals, "拒绝次数" if t == "zh" else "Refusals by rule"),
@@ -225,10 +228,16 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         lang = request.query_params.get("doc_lang", lang_of(request))
+        draft = request.query_params.get("draft") == "1"
         try:
-            doc = (service.documents.make(actor(s), "filing", lang=lang) if kind == "filing" else
-                   service.documents.make(actor(s), kind, deployment_id, lang,
-                                    request.query_params.get("size", "A4")))
+            if kind == "filing":  # the dossier of this deployment's operator
+                manifest = service.deployments.get(actor(s), deployment_id)["manifest"]
+                doc = service.documents.make(actor(s), "filing", lang=lang, draft=draft,
+                                             operator=operator_of(manifest))
+            else:
+                doc = service.documents.make(actor(s), kind, deployment_id, lang,
+                                             request.query_params.get("size", "A4"),
+                                             draft=draft)
         except FacegateError as e:
             return failed(request, s, e)
         return Response(doc.pdf(), media_type="application/pdf", headers={
