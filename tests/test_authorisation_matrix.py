@@ -111,6 +111,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Maker]] = {
     ("GET", "/v1/engine"): (OFFICE, lambda w: Call()),
     ("POST", "/v1/deployments/{deployment_id}/engine"): (OFFICE, lambda w: Call(
         path={"deployment_id": w.fresh_dep()}, json={})),
+    ("POST", "/v1/deployments/{deployment_id}/rekey"): (OFFICE, lambda w: Call(
+        path={"deployment_id": w.dep})),
     ("POST", "/v1/deployments/{deployment_id}/assessments"): (OFFICE, lambda w: Call(
         path={"deployment_id": w.dep}, json=ASSESSMENT)),
     ("GET", "/v1/deployments/{deployment_id}/assessments"): (AUDIT, lambda w: Call(

@@ -1,5 +1,6 @@
 """The engines: which each deployment uses and moves to, how far a migration is, who needs
-re-enrolment; and putting a deployment into migration towards another engine."""
+re-enrolment; putting a deployment into migration towards another engine; and re-keying a
+deployment's protected templates."""
 
 from __future__ import annotations
 
@@ -56,6 +57,13 @@ class MigrationStarted(BaseModel):
     switched: bool = Field(description="True when none was left: the deployment switched.")
 
 
+class Rekeyed(BaseModel):
+    deployment: str
+    epoch: int = Field(description="The epoch of the secret rotation its templates are "
+                                   "indexed under from now on.")
+    previous_epoch: int
+
+
 @router.get("/v1/engine", response_model=EngineStatus, response_model_exclude_unset=True)
 def engine_status(who: Who, service: Service) -> dict[str, Any]:
     return service.engines.status(who)
@@ -65,3 +73,10 @@ def engine_status(who: Who, service: Service) -> dict[str, Any]:
              response_model_by_alias=True)
 def migrate(who: Who, service: Service, deployment_id: str, body: MigrateIn) -> dict[str, Any]:
     return service.engines.migrate(who, deployment_id, body.to)
+
+
+@router.post("/v1/deployments/{deployment_id}/rekey", response_model=Rekeyed)
+def rekey(who: Who, service: Service, deployment_id: str) -> dict[str, Any]:
+    """Renew the deployment's protected templates: a new secret rotation, its indexes
+    rebuilt under it (ISO/IEC 24745); what was taken from an index before is worthless."""
+    return service.engines.rekey(who, deployment_id)

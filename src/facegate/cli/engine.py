@@ -1,4 +1,5 @@
-"""``facegate engine``: the engine in use, its calibration, and who needs re-enrolment."""
+"""``facegate engine``: the engine in use, its calibration, who needs re-enrolment, and
+re-keying a deployment's protected templates."""
 
 from __future__ import annotations
 
@@ -45,6 +46,16 @@ def engine_migrate(
     emit(out, f"{out['deployment']}: {out['from']} -> {out['migrating_to'] or out['engine']}"
               + (" (switched: no old template left)" if out["switched"] else
                  f", {out['remaining']} old template(s) to move as people verify"))
+
+
+@engine_app.command("rekey")
+def engine_rekey(
+    deployment: Annotated[str, typer.Option(help="The deployment to re-key.")],
+) -> None:
+    """Renew a deployment's protected templates: a new secret rotation of what its index
+    holds (ISO/IEC 24745), the index rebuilt under it in every process."""
+    out = STATE.service.engines.rekey(actor(), deployment)
+    emit(out, f"{out['deployment']}: index epoch {out['previous_epoch']} -> {out['epoch']}")
 
 
 @engine_app.command("calibrate")

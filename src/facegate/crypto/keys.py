@@ -93,6 +93,7 @@ class KeyRing:
         self._ref_key = master.derive("ref-index")
         self.session_key = master.derive("console-session")  # signs console cookies
         self._request_key = master.derive("rights-requests")
+        self._rotation_key = master.derive("index-rotation")
         # Names the master key without revealing it (a backup must be restored under it).
         self.fingerprint = master.derive("fingerprint").hex()[:16]
 
@@ -128,3 +129,9 @@ class KeyRing:
     def ref_digest(self, ref: str) -> str:
         """Keyed digest of an external reference: lookups without storing the reference plain."""
         return hmac.new(self._ref_key, ref.strip().encode(), hashlib.sha256).hexdigest()
+
+    def index_seed(self, deployment_id: str, epoch: int) -> bytes:
+        """32 secret bytes naming a deployment's template rotation at ``epoch`` (protected
+        templates, ISO/IEC 24745): a new epoch gives an unrelated rotation."""
+        info = f"{deployment_id}/{epoch}".encode()
+        return hmac.new(self._rotation_key, info, hashlib.sha256).digest()

@@ -1,6 +1,6 @@
 """The engines in use: the installation's, each deployment's and the one it moves to, with the
-migration's progress; and who needs re-enrolment (templates of an engine their deployment no
-longer uses are never compared)."""
+migration's progress; who needs re-enrolment (templates of an engine their deployment no
+longer uses are never compared); and re-keying a deployment's protected templates."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from facegate.errors import Conflict
+from facegate.service import records
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.faces import Recogniser
 from facegate.service.gatekeeper import Gatekeeper
+from facegate.service.indexes import IndexRegistry
 from facegate.service.migration import EngineMigration
-from facegate.store.models import Deployment
+from facegate.store.models import Deployment, IndexState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +27,7 @@ class Engines:
     audit: AuditLog
     recogniser: Recogniser
     migration: EngineMigration
+    indexes: IndexRegistry
 
     def status(self, actor: Actor) -> dict[str, Any]:
         """The installation's engine and threshold; per deployment its engine, the one it
@@ -69,3 +73,30 @@ class Engines:
                 ) -> dict[str, Any]:
         """Put a deployment into migration towards ``target`` (``EngineMigration.start``)."""
         return self.migration.start(actor, deployment_id, target)
+
+    def rekey(self, actor: Actor, deployment_id: str) -> dict[str, Any]:
+        """Renew a deployment's protected templates (ISO/IEC 24745): a new epoch, so a new
+        secret rotation; every process rebuilds the deployment's indexes under it (the
+        index generation moves on), so vectors taken from an index before are worthless."""
+        decision = self.gate.role(actor, "engine.migrate", deployment=deployment_id,
+                                  detail={"requested": "engine.rekey"})
+        with self.uow() as uow, self.indexes.lock:
+            s = uow.session
+            dep, _ = records.deployment(s, deployment_id)
+            s.refresh(dep, with_for_update=True)  # two re-keys do not both take one epoch
+            if dep.status == "terminated":
+                raise Conflict(f"{deployment_id} ended face recognition")
+            before = dep.index_epoch
+            dep.index_epoch = before + 1
+            state = s.get(IndexState, dep.id, with_for_update=True)
+            if state is None:
+                s.add(IndexState(deployment_id=dep.id, generation=1))
+            else:
+                state.generation += 1
+            self.audit.record(s, actor, "engine.rekey", "allowed",
+                              list(dict.fromkeys([*decision.rules, "security.controls"])),
+                              deployment=dep.id, purpose=dep.purpose,
+                              detail={"epoch_from": before, "epoch_to": dep.index_epoch})
+            self.indexes.rekeyed(dep.id, dep.index_epoch)
+            uow.commit()
+            return {"deployment": dep.id, "epoch": dep.index_epoch, "previous_epoch": before}

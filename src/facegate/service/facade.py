@@ -98,7 +98,7 @@ class Facegate:
         self.keys = Keys(**common)
         self.backups = Backups(**common, keyring=self.keyring, vaults=self.vaults)
         self.engines = Engines(uow=uow, gate=gate, audit=audit, recogniser=self.recogniser,
-                               migration=migration)
+                               migration=migration, indexes=indexes)
         self.documents = Documents(uow=uow, gate=gate, clock=clock,
                                    deployments=self.deployments, filing=self.filing,
                                    checkpoint=self.audit.checkpoint)

@@ -2,7 +2,11 @@
 another engine has two galleries), kept in step with the store: rebuilt when another process
 changed the deployment's templates (its generation moved), extended after an enrolment,
 emptied of a subject inside the deleting transaction. The index proposes; the store decides
-(every candidate is confirmed against it)."""
+(every candidate is confirmed against it).
+
+Every index holds protected templates (``ProtectedIndex``): turned by the deployment's secret
+rotation of its current epoch (``deployments.index_epoch``), so that no index, in this process
+or outside it, holds a template that could be compared with another deployment's."""
 
 from __future__ import annotations
 
@@ -17,10 +21,11 @@ from sqlalchemy.orm import Session
 from facegate.crypto import KeyRing
 from facegate.engine import Engine
 from facegate.index import ExactIndex
+from facegate.index.protected import ProtectedIndex, rotation
 from facegate.policy import Decision
 from facegate.service.clock import Clock
 from facegate.service.faces import key_of
-from facegate.store.models import SubjectKey
+from facegate.store.models import Deployment, SubjectKey
 from facegate.store.repository import generation
 from facegate.store.uow import UnitOfWork
 
@@ -29,11 +34,22 @@ class IndexRegistry:
     def __init__(self, keyring: KeyRing, clock: Clock) -> None:
         self._keyring = keyring
         self._clock = clock
-        self._indexes: dict[tuple[str, str], tuple[int, ExactIndex]] = {}
+        self._indexes: dict[tuple[str, str], tuple[int, ProtectedIndex]] = {}
+        self._rotations: dict[tuple[str, int, int], NDArray[np.float64]] = {}
         self.lock = threading.RLock()
 
+    def rotation(self, deployment_id: str, epoch: int, dim: int) -> NDArray[np.float64]:
+        """The deployment's secret rotation of ``dim``-dimensional templates at ``epoch``."""
+        slot = (deployment_id, epoch, dim)
+        found = self._rotations.get(slot)
+        if found is None:
+            self._drop_rotations(deployment_id, keep=epoch)  # the deployment was re-keyed
+            found = rotation(self._keyring.index_seed(deployment_id, epoch), dim)
+            self._rotations[slot] = found
+        return found
+
     def for_deployment(self, uow: UnitOfWork, decision: Decision, deployment_id: str,
-                       engine: Engine) -> ExactIndex:
+                       engine: Engine) -> ProtectedIndex:
         """The deployment's index of ``engine``'s templates, rebuilt from the store (through
         the gate's permit) when another process, or this one, changed its templates since it
         was built."""
@@ -43,7 +59,10 @@ class IndexRegistry:
         cached = self._indexes.get(slot)
         if cached is not None and cached[0] == gen:
             return cached[1]
-        index = ExactIndex(engine.dim)
+        dep = s.get(Deployment, deployment_id)
+        epoch = dep.index_epoch if dep is not None else 0
+        index = ProtectedIndex(ExactIndex(engine.dim),
+                               self.rotation(deployment_id, epoch, engine.dim))
         keys = s.execute(select(SubjectKey)).scalars()
         deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
         for t in uow.templates.open_for_index(decision.permit(), deployment_id, engine.name,
@@ -94,6 +113,20 @@ class IndexRegistry:
         """Drop a deployment's indexes; they are rebuilt from the store on next use."""
         for slot in [k for k in self._indexes if k[0] == deployment_id]:
             del self._indexes[slot]
+
+    def rekeyed(self, deployment_id: str, epoch: int) -> None:
+        """The deployment moved to ``epoch``: drop its indexes and its older rotations."""
+        self.forget(deployment_id)
+        self._drop_rotations(deployment_id, keep=epoch)
+
+    def _drop_rotations(self, deployment_id: str, keep: int) -> None:
+        for slot in [k for k in self._rotations if k[0] == deployment_id and k[1] != keep]:
+            del self._rotations[slot]
+
+    def held(self, deployment_id: str) -> list[ProtectedIndex]:
+        """The indexes this process holds for a deployment (one per engine)."""
+        return [index for (dep, _), (_, index) in self._indexes.items()
+                if dep == deployment_id]
 
     def commit_or_invalidate(self, uow: UnitOfWork) -> None:
         """Commit a deletion and shred what it deleted from the database's files; if the

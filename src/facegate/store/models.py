@@ -68,6 +68,9 @@ class Deployment(Base):
     engine: Mapped[str | None] = mapped_column(String(200))
     # The engine its templates are moving to, one verification at a time (None: not moving).
     migrating_to: Mapped[str | None] = mapped_column(String(200))
+    # The epoch of the secret rotation its templates are indexed under (protected templates);
+    # re-keying moves it on, and every index of the deployment is rebuilt.
+    index_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Notice(Base):
