@@ -10,11 +10,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
 from facegate.engine import Engine, Face
 from facegate.errors import BadInput
-from facegate.index import Hit
+from facegate.index import Hit, VectorIndex
 from facegate.policy import Decision, Facts, Manifest, SubjectFacts, decide
 from facegate.service import records
 from facegate.service.actors import Actor
@@ -35,6 +37,12 @@ from facegate.store.uow import UnitOfWork
 MAX_FACES = 10
 # Other subjects an enrolment reports as possible duplicates, best first.
 DUPLICATES_SHOWN = 5
+# Over-fetch from the index: ask for OVERFETCH x k candidates; if fewer than k survive the
+# store's confirmation while the index returned all it was asked for (and the last one was
+# still above the threshold), ask again for GROWTH times as many, at most ROUNDS times.
+OVERFETCH = 2
+GROWTH = 4
+ROUNDS = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +80,36 @@ class Identification:
                 out.append({"subject": h.subject_id, "score": round(h.score, 6)})
         return out
 
+    def confirmed_search(self, s: Session, dep: Deployment, manifest: Manifest,
+                         index: VectorIndex, embedding: NDArray[np.float32], k: int,
+                         threshold: float, exclude: str | None = None
+                         ) -> list[dict[str, Any]]:
+        """Up to ``k`` candidates at or above ``threshold``, best first, each confirmed by the
+        store (``confirmed``); ``exclude``: a subject never returned.
+
+        The index proposes, the store decides: an index entry may be stale (a subject
+        withdrawn or deleted by another process, a template expired, a consent withdrawn
+        since the index was built). A stale entry can cost time, never correctness: a
+        withdrawn subject never matches, because every candidate is confirmed (subject alive,
+        consent standing, template alive and unexpired) before it is returned. So that stale
+        entries do not crowd out live ones, the index is asked for more than ``k`` and asked
+        again, for more, while fewer than ``k`` survive and it had more to give."""
+        judged: dict[str, dict[str, Any] | None] = {}  # subject -> confirmed, or None
+        out: list[dict[str, Any]] = []
+        ask = OVERFETCH * k
+        for _ in range(ROUNDS):
+            hits = index.search(embedding, ask)
+            fresh = [h for h in hits if h.score >= threshold and h.subject_id != exclude
+                     and h.subject_id not in judged]
+            ok = {c["subject"]: c for c in self.confirmed(s, dep, manifest, fresh)}
+            for h in fresh:
+                judged[h.subject_id] = ok.get(h.subject_id)
+            out = [c for c in (judged.get(h.subject_id) for h in hits) if c is not None]
+            if len(out) >= k or len(hits) < ask or hits[-1].score < threshold:
+                break
+            ask *= GROWTH
+        return out[:k]
+
     def possible_duplicates(self, uow: UnitOfWork, decision: Decision, dep: Deployment,
                             manifest: Manifest, subject_id: str, faces: Sequence[Face],
                             engine: Engine) -> list[dict[str, Any]]:
@@ -83,17 +121,16 @@ class Identification:
             index = self.indexes.for_deployment(uow, decision, dep.id, engine)
             threshold, _ = self.recogniser.threshold_at(manifest, key_of(engine),
                                                         len(index.subjects()))
-            best: dict[str, Hit] = {}
+            best: dict[str, dict[str, Any]] = {}
             for face in faces:
                 assert face.embedding is not None
-                for h in index.search(face.embedding, DUPLICATES_SHOWN + 1):
-                    if h.subject_id == subject_id or h.score < threshold:
-                        continue
-                    seen = best.get(h.subject_id)
-                    if seen is None or h.score > seen.score:
-                        best[h.subject_id] = h
-        ranked = sorted(best.values(), key=lambda h: -h.score)[:DUPLICATES_SHOWN]
-        return self.confirmed(uow.session, dep, manifest, ranked)
+                for c in self.confirmed_search(uow.session, dep, manifest, index,
+                                               face.embedding, DUPLICATES_SHOWN, threshold,
+                                               exclude=subject_id):
+                    seen = best.get(c["subject"])
+                    if seen is None or c["score"] > seen["score"]:
+                        best[c["subject"]] = c
+        return sorted(best.values(), key=lambda c: -c["score"])[:DUPLICATES_SHOWN]
 
     def identify(self, actor: Actor, deployment_id: str, image: bytes, top: int = 5,
                  purpose: str | None = None, attributes: Sequence[str] = (),
@@ -138,9 +175,8 @@ class Identification:
                     probe = face if other is scan else same_face(face, other)
                     if probe is None or probe.embedding is None:
                         continue
-                    hits = [h for h in index.search(probe.embedding, top)
-                            if h.score >= threshold]
-                    for c in self.confirmed(s, dep, manifest, hits):
+                    for c in self.confirmed_search(s, dep, manifest, index, probe.embedding,
+                                                   top, threshold):
                         margin = c["score"] - threshold  # scores of two engines differ
                         if c["subject"] not in found or margin > found[c["subject"]][0]:
                             found[c["subject"]] = (margin, {**c, "engine": key}
