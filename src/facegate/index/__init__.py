@@ -2,5 +2,6 @@
 
 from facegate.index.base import Hit, VectorIndex
 from facegate.index.exact import ExactIndex
+from facegate.index.ivf import IvfIndex
 
-__all__ = ["ExactIndex", "Hit", "VectorIndex"]
+__all__ = ["ExactIndex", "Hit", "IvfIndex", "VectorIndex"]
