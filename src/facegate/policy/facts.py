@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,6 +93,8 @@ class Manifest(_Strict):
     remote_identification_scope: RemoteScope | None = None
     minors_rules: str | None = None  # reference of the operator's rules for minors
     fmr_target: float | None = Field(default=None, gt=0, lt=1)  # stricter matching here
+    # The 1:N index backend of this deployment, over the installation's (FACEGATE_INDEX).
+    index: Literal["exact", "ivf"] | None = None
 
 
 @dataclass(frozen=True)

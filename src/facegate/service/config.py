@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from facegate.errors import BadInput
 from facegate.images import ImageLimits
 from facegate.policy import DEFAULT_PACK, get_pack
 
@@ -64,6 +65,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+INDEX_BACKENDS = ("exact", "ivf")
+
+
+def index_backend(name: str) -> str:
+    """A known 1:N index backend's name (FACEGATE_INDEX)."""
+    if name not in INDEX_BACKENDS:
+        raise BadInput(f"FACEGATE_INDEX must be one of {', '.join(INDEX_BACKENDS)}, "
+                       f"not {name!r}")
+    return name
+
+
 @dataclass
 class Settings:
     data_dir: Path
@@ -77,6 +89,9 @@ class Settings:
     clock: Callable[[], datetime] = _now
     # Where people reach the public pages (the notice a sign's QR code points to).
     public_url: str = "http://127.0.0.1:8000"
+    # The 1:N index backend (index/): exact (NumPy, the default) or ivf (faiss IVF-Flat, for
+    # galleries of millions on one machine); a deployment's manifest may choose its own.
+    index_backend: str = "exact"
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> Settings:
@@ -91,7 +106,8 @@ class Settings:
                    fmr_target=fmr,
                    engine_config=Path(os.environ["FACEGATE_ENGINE_CONFIG"])
                    if os.environ.get("FACEGATE_ENGINE_CONFIG") else None,
-                   public_url=os.environ.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000")
+                   public_url=os.environ.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000",
+                   index_backend=index_backend(os.environ.get("FACEGATE_INDEX") or "exact"))
 
     @property
     def tz(self) -> ZoneInfo:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from facegate.crypto import KeyRing
 from facegate.engine import Engine
-from facegate.index import ExactIndex
+from facegate.index import ExactIndex, IvfIndex, VectorIndex
 from facegate.index.protected import ProtectedIndex, rotation
 from facegate.policy import Decision
 from facegate.service.clock import Clock
@@ -31,9 +31,10 @@ from facegate.store.uow import UnitOfWork
 
 
 class IndexRegistry:
-    def __init__(self, keyring: KeyRing, clock: Clock) -> None:
+    def __init__(self, keyring: KeyRing, clock: Clock, backend: str = "exact") -> None:
         self._keyring = keyring
         self._clock = clock
+        self.backend = backend
         self._indexes: dict[tuple[str, str], tuple[int, ProtectedIndex]] = {}
         self._rotations: dict[tuple[str, int, int], NDArray[np.float64]] = {}
         self.lock = threading.RLock()
@@ -61,8 +62,9 @@ class IndexRegistry:
             return cached[1]
         dep = s.get(Deployment, deployment_id)
         epoch = dep.index_epoch if dep is not None else 0
-        index = ProtectedIndex(ExactIndex(engine.dim),
-                               self.rotation(deployment_id, epoch, engine.dim))
+        kind = (dep.manifest.get("index") if dep is not None else None) or self.backend
+        inner: VectorIndex = IvfIndex(engine.dim) if kind == "ivf" else ExactIndex(engine.dim)
+        index = ProtectedIndex(inner, self.rotation(deployment_id, epoch, engine.dim))
         keys = s.execute(select(SubjectKey)).scalars()
         deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
         for t in uow.templates.open_for_index(decision.permit(), deployment_id, engine.name,
