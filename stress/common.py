@@ -84,9 +84,12 @@ def free_port() -> int:
 
 class Server:
     """``facegate serve`` in its own temporary directory; ``init`` once, then start and stop
-    (gracefully or with SIGKILL) as often as needed on the same data."""
+    (gracefully or with SIGKILL) as often as needed on the same data. ``workers``: serve
+    with ``--workers N``; ``database_url``: the store's PostgreSQL database
+    (``FACEGATE_DATABASE_URL``) instead of the embedded SQLite file."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, workers: int = 1,
+                 database_url: str | None = None) -> None:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="facegate-stress-")
         self.root = root or Path(self._tmp.name if self._tmp else ".")
         self.data = self.root / "data"
@@ -95,6 +98,8 @@ class Server:
         self.port = 0
         self.starts = 0
         self.log = self.root / "serve.log"
+        self.workers = workers
+        self.database_url = database_url
 
     @property
     def env(self) -> dict[str, str]:
@@ -105,6 +110,8 @@ class Server:
         env.update(FACEGATE_DATA=str(self.data), FACEGATE_KEY_FILE=str(keys / "master.key"),
                    FACEGATE_SIGNING_KEY_FILE=str(keys / "signing.key"),
                    XDG_CONFIG_HOME=str(self.root / "config"), HOME=str(self.root / "home"))
+        if self.database_url:
+            env["FACEGATE_DATABASE_URL"] = self.database_url
         return env
 
     @property
@@ -138,7 +145,8 @@ class Server:
         t0 = time.monotonic()
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own executable
-                [*facegate_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [*facegate_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 *(["--workers", str(self.workers)] if self.workers != 1 else [])],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.starts += 1
         while time.monotonic() - t0 < wait_s:

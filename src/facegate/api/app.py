@@ -33,7 +33,7 @@ from facegate.api.failures import ContainErrors
 from facegate.api.limits import BodyLimit
 from facegate.errors import FacegateError
 from facegate.policy.packs import get_pack
-from facegate.service import Actor, Facegate
+from facegate.service import Actor, Facegate, Settings
 from facegate.web import console, public
 from facegate.web.security import SecurityHeaders
 
@@ -148,3 +148,10 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     app.include_router(console.router(service))
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of a service built from the environment, as the ``facegate`` command builds
+    it (``FACEGATE_DATA``, ``FACEGATE_DATABASE_URL``, ...): the factory each worker process
+    of ``facegate serve --workers N`` imports (``facegate.api.app:app_from_env``)."""
+    return create_app(Facegate(Settings.from_env()))

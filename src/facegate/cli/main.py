@@ -15,6 +15,7 @@ import typer
 from facegate.cli import compliance
 from facegate.cli.common import STATE, actor, emit, read_image, read_manifest, report
 from facegate.cli.engine import engine_app
+from facegate.cli.serve import serve
 from facegate.errors import BadInput, FacegateError
 from facegate.policy.packs import PACKS
 from facegate.service import ROLES, Facegate
@@ -66,16 +67,7 @@ def init() -> None:
     emit(info, human)
 
 
-@app.command()
-def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="TCP port.")] = 8000) -> None:
-    """Start the REST API (OpenAPI at /openapi.json, docs at /docs)."""
-    import uvicorn
-
-    from facegate.api.app import create_app
-
-    STATE.service.engine  # noqa: B018 - a model that fails its check refuses to start here
-    uvicorn.run(create_app(STATE.service), host=host, port=port, log_level="info")
+app.command("serve")(serve)
 
 
 # ---- deployments --------------------------------------------------------------------------

@@ -123,10 +123,9 @@ class Consents:
             deps = sorted({c.deployment_id for c in consents})
             for c in consents:
                 c.withdrawn_at = now
-            before = self.indexes.generations(s)
-            gone = uow.templates.delete(permit, subject_id, deps)
+            gone = uow.templates.delete(permit, subject_id, deps)  # logs the index change
             s.flush()
-            index_entries = self.indexes.drop_subject(s, before, subject_id, deps)
+            index_entries = self.indexes.drop_subject(subject_id, deps)
             # Crypto-shredding: a new key for what remains; the old key, and with it every
             # copy of the withdrawn templates (backups included), is destroyed.
             key = s.get(SubjectKey, subject_id)

@@ -5,6 +5,7 @@ longer uses are never compared); and re-keying a deployment's protected template
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +18,8 @@ from facegate.service.faces import Recogniser
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.indexes import IndexRegistry
 from facegate.service.migration import EngineMigration
-from facegate.store.models import Deployment, IndexState
+from facegate.store.models import Deployment
+from facegate.store.repository import record_change
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,8 +78,9 @@ class Engines:
 
     def rekey(self, actor: Actor, deployment_id: str) -> dict[str, Any]:
         """Renew a deployment's protected templates (ISO/IEC 24745): a new epoch, so a new
-        secret rotation; every process rebuilds the deployment's indexes under it (the
-        index generation moves on), so vectors taken from an index before are worthless."""
+        secret rotation; every process rebuilds the deployment's indexes under it (a
+        ``rebuild`` change in the index change log), so vectors taken from an index before
+        are worthless."""
         decision = self.gate.role(actor, "engine.migrate", deployment=deployment_id,
                                   detail={"requested": "engine.rekey"})
         with self.uow() as uow, self.indexes.lock:
@@ -88,11 +91,7 @@ class Engines:
                 raise Conflict(f"{deployment_id} ended face recognition")
             before = dep.index_epoch
             dep.index_epoch = before + 1
-            state = s.get(IndexState, dep.id, with_for_update=True)
-            if state is None:
-                s.add(IndexState(deployment_id=dep.id, generation=1))
-            else:
-                state.generation += 1
+            record_change(s, dep.id, "rebuild", datetime.now(UTC))
             self.audit.record(s, actor, "engine.rekey", "allowed",
                               list(dict.fromkeys([*decision.rules, "security.controls"])),
                               deployment=dep.id, purpose=dep.purpose,

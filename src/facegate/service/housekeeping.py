@@ -39,8 +39,8 @@ class Housekeeping:
                               ["retention.minimum"],
                               detail={"expired_templates": len(gone), "deployments": deps,
                                       "subjects": len(by_subject)})
-            for dep in deps:
-                self.indexes.forget(dep)
+            for dep in deps:  # the other processes apply the logged removals
+                self.indexes.drop_templates(dep, [t.id for t in gone if t.deployment_id == dep])
             self.indexes.commit_or_invalidate(uow)
         return {"at": now.isoformat(), "expired_templates": len(gone),
                 "subjects": len(by_subject), "deployments": deps,

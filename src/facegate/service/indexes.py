@@ -1,22 +1,46 @@
 """The 1:N indexes of this process, one per deployment and engine (a deployment moving to
-another engine has two galleries), kept in step with the store: rebuilt when another process
-changed the deployment's templates (its generation moved), extended after an enrolment,
-emptied of a subject inside the deleting transaction. The index proposes; the store decides
-(every candidate is confirmed against it).
+another engine has two galleries), kept in step with the store through its change log.
+
+Every use case that changes a deployment's templates (enrolment, withdrawal, deletion,
+housekeeping's expiry, termination, engine migration, re-keying) writes rows of the
+append-only change log (``index_changes``, ``facegate.store.repository.record_change``) in
+its own transaction: ``add`` (template ids), ``remove_subject``, ``remove_templates``
+(template ids) or ``rebuild``. The log is numbered in commit order per deployment (the writer
+locks the deployment's row before it takes a number), so it has no gaps.
+
+Each held index remembers the last change it applied. Before it is searched
+(``for_deployment``) it applies the deployment's changes after that one: removals directly,
+additions by opening just those templates from the store (through the gate's permit, under
+the same conditions as a rebuild: consent standing, retention running). A ``rebuild`` change
+(termination, re-keying), a kind it does not know, or an index it does not hold yet, means a
+full rebuild from the store, which starts from the latest change read before the templates
+are: changes that land meanwhile are applied again, harmlessly (an addition replaces the
+entry it finds, a removal of what is absent does nothing). Several processes (``facegate serve
+--workers N``) thus agree without rebuilding a whole index per change; ``rebuilds`` counts the
+full rebuilds of this process.
+
+The deleting process also removes a subject's or templates' entries from its own indexes
+inside the deleting transaction (``drop_subject``, ``drop_templates``); if the commit fails,
+every index is dropped (``commit_or_invalidate``).
+
+The index proposes; the store decides. Every candidate is confirmed against the store before
+it is returned (``Identification.confirmed_search``): that confirmation, not the change log,
+is what puts a withdrawal in force in every process before the withdrawal's response returns;
+the change log only makes keeping the other processes' indexes clean cheap.
 
 Every index holds protected templates (``ProtectedIndex``): turned by the deployment's secret
 rotation of its current epoch (``deployments.index_epoch``), so that no index, in this process
 or outside it, holds a template that could be compared with another deployment's."""
 
+
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from facegate.crypto import KeyRing
 from facegate.engine import Engine
@@ -25,8 +49,8 @@ from facegate.index.protected import ProtectedIndex, rotation
 from facegate.policy import Decision
 from facegate.service.clock import Clock
 from facegate.service.faces import key_of
-from facegate.store.models import Deployment, SubjectKey
-from facegate.store.repository import generation
+from facegate.store.models import Deployment, IndexChange, SubjectKey
+from facegate.store.repository import changes_after, last_change
 from facegate.store.uow import UnitOfWork
 
 
@@ -37,6 +61,7 @@ class IndexRegistry:
         self.backend = backend
         self._indexes: dict[tuple[str, str], tuple[int, ProtectedIndex]] = {}
         self._rotations: dict[tuple[str, int, int], NDArray[np.float64]] = {}
+        self.rebuilds = 0  # full rebuilds from the store, in this process
         self.lock = threading.RLock()
 
     def rotation(self, deployment_id: str, epoch: int, dim: int) -> NDArray[np.float64]:
@@ -51,15 +76,64 @@ class IndexRegistry:
 
     def for_deployment(self, uow: UnitOfWork, decision: Decision, deployment_id: str,
                        engine: Engine) -> ProtectedIndex:
-        """The deployment's index of ``engine``'s templates, rebuilt from the store (through
-        the gate's permit) when another process, or this one, changed its templates since it
-        was built."""
+        """The deployment's index of ``engine``'s templates, brought up to date: the change
+        log's rows after the last one it applied are applied, or (a ``rebuild`` change, or no
+        index held) it is rebuilt from the store, through the gate's permit."""
+        with self.lock:
+            slot = (deployment_id, key_of(engine))
+            cached = self._indexes.get(slot)
+            if cached is not None:
+                applied, index = cached
+                changes = changes_after(uow.session, deployment_id, applied)
+                if not changes:
+                    return index
+                if self._apply(uow, decision, slot, engine, index, changes):
+                    self._indexes[slot] = (changes[-1].seq, index)
+                    return index
+            return self._rebuild(uow, decision, slot, engine)
+
+    def _apply(self, uow: UnitOfWork, decision: Decision, slot: tuple[str, str],
+               engine: Engine, index: ProtectedIndex, changes: list[IndexChange]) -> bool:
+        """Apply ``changes`` in order; False (nothing more applied) at one that asks for a
+        full rebuild."""
+        adds: list[IndexChange] = []
+        for c in changes:
+            if c.kind not in ("add", "remove_subject", "remove_templates"):
+                return False  # "rebuild", or a kind this version does not know
+            if c.engine is not None and c.engine != slot[1]:
+                continue
+            if c.kind == "add":
+                adds.append(c)
+                continue
+            self._add(uow, decision, slot[0], engine, index, adds)
+            adds = []
+            if c.kind == "remove_subject" and c.subject_id is not None:
+                index.remove_subject(c.subject_id)
+            elif c.kind == "remove_templates":
+                index.remove_templates(list(json.loads(c.template_ids)))
+        self._add(uow, decision, slot[0], engine, index, adds)
+        return True
+
+    def _add(self, uow: UnitOfWork, decision: Decision, deployment_id: str, engine: Engine,
+             index: ProtectedIndex, adds: list[IndexChange]) -> None:
+        """Open the templates the ``adds`` name, and only those, and add them."""
+        if not adds:
+            return
+        ids = [str(i) for c in adds for i in json.loads(c.template_ids)]
+        subjects = {c.subject_id for c in adds if c.subject_id is not None}
+        keys = uow.session.execute(select(SubjectKey).where(
+            SubjectKey.subject_id.in_(subjects))).scalars()
+        deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
+        for t in uow.templates.open_given(decision.permit(), deployment_id, engine.name,
+                                          engine.model_version, ids, deks, self._clock.now()):
+            index.add(t.id, t.subject_id, t.vector)
+
+    def _rebuild(self, uow: UnitOfWork, decision: Decision, slot: tuple[str, str],
+                 engine: Engine) -> ProtectedIndex:
         s = uow.session
-        gen = generation(s, deployment_id)
-        slot = (deployment_id, key_of(engine))
-        cached = self._indexes.get(slot)
-        if cached is not None and cached[0] == gen:
-            return cached[1]
+        deployment_id = slot[0]
+        # Read before the templates: a change that lands meanwhile is applied again later.
+        seq = last_change(s, deployment_id)
         dep = s.get(Deployment, deployment_id)
         epoch = dep.index_epoch if dep is not None else 0
         kind = (dep.manifest.get("index") if dep is not None else None) or self.backend
@@ -67,49 +141,36 @@ class IndexRegistry:
         index = ProtectedIndex(inner, self.rotation(deployment_id, epoch, engine.dim))
         keys = s.execute(select(SubjectKey)).scalars()
         deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
-        for t in uow.templates.open_for_index(decision.permit(), deployment_id, engine.name,
-                                              engine.model_version, deks, self._clock.now()):
-            index.add(t.id, t.subject_id, t.vector)
-        self._indexes[slot] = (gen, index)
+        for part in uow.templates.open_for_index(decision.permit(), deployment_id,
+                                                 engine.name, engine.model_version, deks,
+                                                 self._clock.now()):
+            index.add_many(part.ids, part.subject_ids, part.vectors)
+        self._indexes[slot] = (seq, index)
+        self.rebuilds += 1
         return index
 
-    def generations(self, s: Session) -> dict[str, int]:
-        """Store generations of the deployments this process holds an index for."""
-        return {dep: generation(s, dep) for dep in {d for d, _ in self._indexes}}
-
-    def drop_subject(self, s: Session, before: dict[str, int], subject_id: str,
-                     deployment_ids: list[str] | None = None) -> int:
-        """Remove a subject from the indexes inside the deleting transaction. ``before``: the
-        generations read before the store change, to tell a fresh index (advanced to the new
-        generation) from a stale one (dropped, rebuilt on next use)."""
+    def drop_subject(self, subject_id: str, deployment_ids: list[str] | None = None,
+                     engine_key: str | None = None) -> int:
+        """Remove a subject from this process's indexes (of ``deployment_ids``, or all; of
+        ``engine_key``, or every engine), inside the deleting transaction; the other
+        processes apply the transaction's change rows before their next search."""
         n = 0
-        for slot, (gen, index) in list(self._indexes.items()):
-            dep = slot[0]
-            if deployment_ids is not None and dep not in deployment_ids:
-                continue
-            n += index.remove_subject(subject_id)
-            if gen == before.get(dep):
-                self._indexes[slot] = (generation(s, dep), index)
-            else:
-                del self._indexes[slot]
+        with self.lock:
+            for (dep, key), (_, index) in self._indexes.items():
+                if ((deployment_ids is None or dep in deployment_ids)
+                        and engine_key in (None, key)):
+                    n += index.remove_subject(subject_id)
         return n
 
-    def added(self, deployment_id: str, engine_key: str, gen_before: int, gen_after: int,
-              subject_id: str, entries: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
-        """Templates of ``engine_key`` were committed: extend a fresh index (the deployment's
-        other engine's index is fresh too: its templates did not change), or drop a stale
-        one."""
+    def drop_templates(self, deployment_id: str, template_ids: list[str]) -> int:
+        """Remove templates from this process's indexes of a deployment, inside the deleting
+        transaction (housekeeping's expiry)."""
+        n = 0
         with self.lock:
-            for slot, (gen, index) in list(self._indexes.items()):
-                if slot[0] != deployment_id:
-                    continue
-                if gen != gen_before:
-                    del self._indexes[slot]
-                    continue
-                if slot[1] == engine_key:
-                    for template_id, vector in entries:
-                        index.add(template_id, subject_id, vector)
-                self._indexes[slot] = (gen_after, index)
+            for (dep, _), (_, index) in self._indexes.items():
+                if dep == deployment_id:
+                    n += index.remove_templates(template_ids)
+        return n
 
     def forget(self, deployment_id: str) -> None:
         """Drop a deployment's indexes; they are rebuilt from the store on next use."""

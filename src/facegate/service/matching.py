@@ -32,7 +32,6 @@ from facegate.service.limits import TRANSACTION_MAX, bounded
 from facegate.service.verification import Verification
 from facegate.service.views import quality_view
 from facegate.store.models import Consent
-from facegate.store.repository import generation
 from facegate.store.uow import UnitOfWork
 
 
@@ -176,7 +175,6 @@ class Matching:
                 s.add(basis)
                 s.flush()
                 consent_id = basis.id
-            gen_before = generation(s, deployment_id)
             expires = now + timedelta(days=facts.deployment.retention_days or 365)
             created: list[dict[str, Any]] = []
             for i, face in accepted:
@@ -195,12 +193,7 @@ class Matching:
             s.flush()
             if track_filing:
                 self.filing.track(s)
-            gen_after = generation(s, deployment_id)
-            uow.commit()
-        self.indexes.added(deployment_id, key, gen_before, gen_after, subject_id,
-                           [(str(c["id"]), face.embedding) for (_, face), c
-                            in zip(accepted, created, strict=True)
-                            if face.embedding is not None])
+            uow.commit()  # each template's "add" row: every index opens it before its search
         return {"subject": subject_id, "deployment": deployment_id, "templates": created,
                 "rejected": rejected, "possible_duplicates": duplicates, "engine": engine.name,
                 "model_version": engine.model_version, "expires_at": expires.isoformat(),

@@ -106,10 +106,9 @@ class Subjects:
         with self.uow() as uow, self.indexes.lock:
             s = uow.session
             sub = records.subject(s, subject_id)
-            before = self.indexes.generations(s)
-            gone = uow.templates.delete(permit, subject_id)
+            gone = uow.templates.delete(permit, subject_id)  # logs the index change
             s.flush()
-            index_entries = self.indexes.drop_subject(s, before, subject_id)
+            index_entries = self.indexes.drop_subject(subject_id)
             withdrawn = 0
             for c in s.execute(select(Consent).where(Consent.subject_id == subject_id,
                                                      Consent.withdrawn_at.is_(None))).scalars():

@@ -23,7 +23,6 @@ from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.identities import Identities
 from facegate.service.indexes import IndexRegistry
 from facegate.service.migration import EngineMigration, split
-from facegate.store.repository import generation
 
 # A 1:1 probe is refused when its second face has at least this share of the largest face's
 # box area: half its width, so at most about twice as far from the camera. Someone that close
@@ -83,7 +82,7 @@ class Verification:
         face = scans[0].faces[0]
         faces = {current: face, **({target: same_face(face, scans[1])} if target else {})}
         migration: dict[str, Any] | None = None
-        moved: tuple[str, Any, int] | None = None
+        moved = False
         lock = self.indexes.lock if target else contextlib.nullcontext()
         with lock, self.uow() as uow:
             s = uow.session
@@ -123,22 +122,15 @@ class Verification:
                                       "threshold": threshold, "fmr_target": fmr,
                                       "engine": used})
             if match and target and used == current:
-                before = self.indexes.generations(s)
                 migration = self.migration.step(uow, actor, dep, subject_id, faces[target],
                                                 current, target,
                                                 max(t.expires_at for t in live))
-                if migration["moved"]:
-                    self.indexes.drop_subject(s, before, subject_id, [deployment_id])
-                    new_face = faces[target]
-                    assert new_face is not None
-                    moved = (migration["template"], new_face.embedding,
-                             generation(s, deployment_id))
+                moved = bool(migration["moved"])
+                if moved:  # the new template reaches the indexes through the change log
+                    self.indexes.drop_subject(subject_id, [deployment_id], current)
             uow.commit()
-            if moved is not None:
+            if moved:
                 uow.shred()  # the retired templates leave no copy behind
-                assert target is not None
-                self.indexes.added(deployment_id, target, moved[2], moved[2], subject_id,
-                                   [(moved[0], moved[1])])
         auxiliary = "major-interest.manual-review" in [w.rule for w in decision.warnings]
         return {"subject": subject_id, "deployment": deployment_id, "match": match,
                 "approved": match and not auxiliary, "manual_review_required": auxiliary,

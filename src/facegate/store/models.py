@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -160,13 +161,24 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class IndexState(Base):
-    """One row per deployment: bumped on every template change, so every process's in-memory
-    index knows when it is stale."""
+class IndexChange(Base):
+    """The change log of the 1:N indexes, append-only: one row per change of a deployment's
+    templates, written in the transaction that made it, so every process can bring the index
+    it holds up to date by applying the rows after the last one it applied
+    (``facegate.service.indexes``). ``kind``: add | remove_subject | remove_templates |
+    rebuild; ``engine``: the templates' ``name/model_version`` (None: every engine);
+    ``template_ids``: a JSON list."""
 
-    __tablename__ = "index_state"
-    deployment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    generation: Mapped[int] = mapped_column(Integer)
+    __tablename__ = "index_changes"
+    __table_args__ = (Index("ix_index_changes_deployment_seq", "deployment_id", "seq"),
+                      {"sqlite_autoincrement": True})  # a seq is never reused
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    subject_id: Mapped[str | None] = mapped_column(String(40))
+    template_ids: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Assessment(Base):
