@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,17 @@ class KeyRing:
     @staticmethod
     def open(dek: bytes, blob: bytes, aad: str) -> bytes:
         return _open(dek, blob, aad.encode())
+
+    @staticmethod
+    def opener(dek: bytes) -> Callable[[bytes, bytes], bytes]:
+        """``open`` under one data key, the cipher set up once: ``(blob, aad bytes) ->
+        plaintext``, for opening many items of one subject in a row."""
+        cipher = AESGCM(dek)
+
+        def open_one(blob: bytes, aad: bytes) -> bytes:
+            return cipher.decrypt(blob[:NONCE], blob[NONCE:], aad)
+
+        return open_one
 
     def seal_contact(self, request_id: str, contact: str) -> bytes:
         """A requester's contact details, sealed (they are personal data too)."""

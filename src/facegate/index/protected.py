@@ -10,6 +10,7 @@ cannot be compared with another deployment's, nor with another system's template
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,16 @@ class ProtectedIndex:
 
     def add(self, template_id: str, subject_id: str, vector: NDArray[np.float32]) -> None:
         self.inner.add(template_id, subject_id, self.protect(vector))
+
+    def add_many(self, template_ids: Sequence[str], subject_ids: Sequence[str],
+                 vectors: NDArray[np.float32]) -> None:
+        """``add`` for each row of ``vectors``, rotated together (one matrix product)."""
+        rows = np.asarray(vectors, dtype=np.float64).reshape(len(template_ids), -1)
+        if rows.shape[1] != self.dim:
+            raise ValueError(f"vectors have {rows.shape[1]} dimensions, the index {self.dim}")
+        turned = np.asarray(rows @ self._rotation.T, dtype=np.float32)
+        for template_id, subject_id, v in zip(template_ids, subject_ids, turned, strict=True):
+            self.inner.add(template_id, subject_id, v)
 
     def remove_templates(self, template_ids: list[str]) -> int:
         return self.inner.remove_templates(template_ids)
