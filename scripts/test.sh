@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# A throwaway Milvus server for the milvus index backend's tests (tests/test_milvus_index.py):
+# the wheel ships the server binary; its launcher needs only the standard library, and its own
+# client pins (pymilvus<2.4) clash with the client facegate uses (pymilvus 3, in ".[test]"),
+# so it is installed without dependencies. Linux only (no other platform has a wheel).
+if [ "$(uname -s)" = Linux ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "milvus==2.3.5"
+fi
 # The console and public pages are tested in Debian's Chromium (no browser download).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then

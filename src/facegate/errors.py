@@ -138,6 +138,15 @@ class ModelIntegrityError(FacegateError):
     exit_code = 1
 
 
+class IndexUnavailable(FacegateError):
+    """The 1:N index's server (a Milvus cluster) cannot be reached or refused the request: 1:N
+    search is unavailable until it is back (HTTP 503); nothing is matched without it."""
+
+    code = "index_unavailable"
+    http_status = 503
+    exit_code = 1
+
+
 class KeyShredded(FacegateError):
     """A subject's key is gone: its ciphertexts can no longer be decrypted."""
 

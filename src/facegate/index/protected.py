@@ -61,6 +61,10 @@ class ProtectedIndex:
         if rows.shape[1] != self.dim:
             raise ValueError(f"vectors have {rows.shape[1]} dimensions, the index {self.dim}")
         turned = np.asarray(rows @ self._rotation.T, dtype=np.float32)
+        bulk = getattr(self.inner, "add_many", None)  # a remote index: one request per batch
+        if bulk is not None:
+            bulk(template_ids, subject_ids, turned)
+            return
         for template_id, subject_id, v in zip(template_ids, subject_ids, turned, strict=True):
             self.inner.add(template_id, subject_id, v)
 

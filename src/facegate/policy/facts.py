@@ -94,7 +94,7 @@ class Manifest(_Strict):
     minors_rules: str | None = None  # reference of the operator's rules for minors
     fmr_target: float | None = Field(default=None, gt=0, lt=1)  # stricter matching here
     # The 1:N index backend of this deployment, over the installation's (FACEGATE_INDEX).
-    index: Literal["exact", "ivf"] | None = None
+    index: Literal["exact", "ivf", "milvus"] | None = None
 
 
 @dataclass(frozen=True)

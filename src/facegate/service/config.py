@@ -65,7 +65,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-INDEX_BACKENDS = ("exact", "ivf")
+INDEX_BACKENDS = ("exact", "ivf", "milvus")
 
 
 def index_backend(name: str) -> str:
@@ -90,8 +90,13 @@ class Settings:
     # Where people reach the public pages (the notice a sign's QR code points to).
     public_url: str = "http://127.0.0.1:8000"
     # The 1:N index backend (index/): exact (NumPy, the default) or ivf (faiss IVF-Flat, for
-    # galleries of millions on one machine); a deployment's manifest may choose its own.
+    # galleries of millions on one machine) or milvus (a Milvus server or cluster, for
+    # galleries past one machine); a deployment's manifest may choose its own.
     index_backend: str = "exact"
+    # Where the milvus backend's server is (FACEGATE_MILVUS_URI; a token, if the cluster
+    # asks for one, in FACEGATE_MILVUS_TOKEN).
+    milvus_uri: str = "http://127.0.0.1:19530"
+    milvus_token: str | None = None
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> Settings:
@@ -107,7 +112,9 @@ class Settings:
                    engine_config=Path(os.environ["FACEGATE_ENGINE_CONFIG"])
                    if os.environ.get("FACEGATE_ENGINE_CONFIG") else None,
                    public_url=os.environ.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000",
-                   index_backend=index_backend(os.environ.get("FACEGATE_INDEX") or "exact"))
+                   index_backend=index_backend(os.environ.get("FACEGATE_INDEX") or "exact"),
+                   milvus_uri=os.environ.get("FACEGATE_MILVUS_URI") or "http://127.0.0.1:19530",
+                   milvus_token=os.environ.get("FACEGATE_MILVUS_TOKEN") or None)
 
     @property
     def tz(self) -> ZoneInfo:

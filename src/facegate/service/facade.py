@@ -64,7 +64,8 @@ class Facegate:
         gate = Gatekeeper(audit, clock, settings.rule_pack)
         self.recogniser = Recogniser(settings, engine)
         identities = Identities(self.keyring)
-        indexes = IndexRegistry(self.keyring, clock, settings.index_backend)
+        indexes = IndexRegistry(self.keyring, clock, settings.index_backend,
+                                settings.milvus_uri, settings.milvus_token)
         common: dict[str, Any] = {"uow": uow, "gate": gate, "audit": audit, "clock": clock}
 
         self.filing = Filing(**common, keyring=self.keyring, settings=settings)

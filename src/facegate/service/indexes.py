@@ -55,10 +55,13 @@ from facegate.store.uow import UnitOfWork
 
 
 class IndexRegistry:
-    def __init__(self, keyring: KeyRing, clock: Clock, backend: str = "exact") -> None:
+    def __init__(self, keyring: KeyRing, clock: Clock, backend: str = "exact",
+                 milvus_uri: str = "http://127.0.0.1:19530",
+                 milvus_token: str | None = None) -> None:
         self._keyring = keyring
         self._clock = clock
         self.backend = backend
+        self.milvus = (milvus_uri, milvus_token)  # the milvus backend's server
         self._indexes: dict[tuple[str, str], tuple[int, ProtectedIndex]] = {}
         self._rotations: dict[tuple[str, int, int], NDArray[np.float64]] = {}
         self.rebuilds = 0  # full rebuilds from the store, in this process
@@ -137,7 +140,7 @@ class IndexRegistry:
         dep = s.get(Deployment, deployment_id)
         epoch = dep.index_epoch if dep is not None else 0
         kind = (dep.manifest.get("index") if dep is not None else None) or self.backend
-        inner: VectorIndex = IvfIndex(engine.dim) if kind == "ivf" else ExactIndex(engine.dim)
+        inner = self._inner(str(kind), engine, deployment_id, epoch)
         index = ProtectedIndex(inner, self.rotation(deployment_id, epoch, engine.dim))
         keys = s.execute(select(SubjectKey)).scalars()
         deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
@@ -148,6 +151,18 @@ class IndexRegistry:
         self._indexes[slot] = (seq, index)
         self.rebuilds += 1
         return index
+
+    def _inner(self, kind: str, engine: Engine, deployment_id: str, epoch: int) -> VectorIndex:
+        """A new, empty index of ``kind`` (a milvus collection is dropped and recreated)."""
+        if kind == "ivf":
+            return IvfIndex(engine.dim)
+        if kind == "milvus":
+            from facegate.index.milvus import MilvusIndex  # the client only where it is used
+
+            uri, token = self.milvus
+            return MilvusIndex.for_deployment(engine.dim, uri, deployment_id, key_of(engine),
+                                              epoch, token=token)
+        return ExactIndex(engine.dim)
 
     def drop_subject(self, subject_id: str, deployment_ids: list[str] | None = None,
                      engine_key: str | None = None) -> int:
