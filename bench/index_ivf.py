@@ -73,10 +73,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--per", type=int, default=4, help="templates per identity")
     ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--nprobe", type=int, default=None,
+                    help="lists probed (default: calibrated for recall@1 at build)")
     ap.add_argument("--json", action="store_true", help="also print one JSON line")
     args = ap.parse_args(argv)
     vectors, who, centres = face_like(args.n, args.dim, args.per)
-    ivf = IvfIndex(args.dim, build_threshold=args.n)
+    ivf = IvfIndex(args.dim, build_threshold=args.n, nprobe=args.nprobe)
     started = time.perf_counter()
     for i in range(args.n):
         ivf.add(f"t{i}", f"s{who[i]}", vectors[i])
