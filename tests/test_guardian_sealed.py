@@ -42,6 +42,10 @@ def test_a_guardian_reference_is_sealed_resealed_and_shredded(service: Facegate)
     [(_, resealed)] = stored(service, sid)
     assert resealed != sealed
     assert service.consents.all(OFFICER, subject_id=sid)[0]["guardian_ref"] == GUARDIAN
+    # opening it is reading identity data: it leaves a record naming the child
+    reads = service.audit.search(OFFICER, 50, operation="consent.read")
+    assert [r["subject"] for r in reads] == [sid]
+    assert reads[0]["rules"] == ["storage.separate-identity"]
     service.subjects.delete(OFFICER, sid)
     assert service.consents.all(OFFICER, subject_id=sid)[0]["guardian_ref"] is None
 

@@ -96,8 +96,15 @@ class Consents:
                 q = q.where(Consent.subject_id == subject_id)
             if deployment_id:
                 q = q.where(Consent.deployment_id == deployment_id)
-            return [consent_view(c, self.identities.guardian(uow.session, c))
-                    for c in uow.session.execute(q).scalars()]
+            rows = list(uow.session.execute(q).scalars())
+            out = [consent_view(c, self.identities.guardian(uow.session, c)) for c in rows]
+            # A guardian's reference is identity data: opening one leaves a record per child
+            for sid in sorted({c.subject_id for c in rows if c.guardian_sealed is not None}):
+                self.audit.record(uow.session, actor, "consent.read", "allowed",
+                                  ["storage.separate-identity"], subject=sid,
+                                  detail={"guardian_refs_opened": True})
+            uow.commit()
+            return out
 
     def withdraw(self, actor: Actor, subject_id: str, deployment_id: str | None = None
                  ) -> dict[str, Any]:
