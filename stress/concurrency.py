@@ -17,12 +17,14 @@ the exit code is 1 on any error or violation.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +41,7 @@ class Shared:
 
     people: list[Person]
     lock: threading.Lock = field(default_factory=threading.Lock)
-    next_person: int = 0
+    turns: Iterator[int] = field(default_factory=itertools.count)
     active: list[tuple[str, int]] = field(default_factory=list)
     withdrawn: dict[str, tuple[float, int]] = field(default_factory=dict)
     latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -51,10 +53,8 @@ class Shared:
     violations: list[str] = field(default_factory=list)
 
     def person(self) -> int:
-        with self.lock:
-            i = self.next_person % len(self.people)
-            self.next_person += 1
-            return i
+        """The next person's index, round robin (``next`` on a count is atomic)."""
+        return next(self.turns) % len(self.people)
 
 
 def reason(r: httpx.Response) -> str:

@@ -19,11 +19,13 @@ code is 1 when anything was violated.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,14 +67,12 @@ class Ledger:
     people: list[Person]
     records: list[Record] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    next_person: int = 0
+    turns: Iterator[int] = field(default_factory=itertools.count)
     violations: list[str] = field(default_factory=list)
 
     def person(self) -> int:
-        with self.lock:
-            i = self.next_person % len(self.people)
-            self.next_person += 1
-            return i
+        """The next person's index, round robin (``next`` on a count is atomic)."""
+        return next(self.turns) % len(self.people)
 
     def violate(self, what: str) -> None:
         with self.lock:

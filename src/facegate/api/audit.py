@@ -3,7 +3,6 @@ checkpoints, inclusion proofs and the whole trail for the offline verifier."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -105,7 +104,5 @@ def audit_proof(who: Who, service: Service, seq: Annotated[int, Path(ge=1, le=2*
                                             "line, for python -m facegate.audit.offline."}})
 def audit_trail(who: Who, service: Service) -> Response:
     """The whole trail as JSON lines (the export is audited)."""
-    rows = service.audit.export_trail(who)
-    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    return Response(body, media_type="application/x-ndjson", headers={
-        "Content-Disposition": 'attachment; filename="facegate-trail.jsonl"'})
+    return Response(service.audit.export_jsonl(who), media_type="application/x-ndjson",
+                    headers={"Content-Disposition": 'attachment; filename="facegate-trail.jsonl"'})

@@ -12,6 +12,7 @@ import typer
 
 from facegate.cli.common import STATE, actor, emit
 from facegate.errors import BadInput
+from facegate.service.audit_queries import checkpoint_file_text
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -49,7 +50,7 @@ def checkpoint(out: Annotated[Path, typer.Option(
         "--out", help="Where to write the signed checkpoint (JSON).")]) -> None:
     """Sign a checkpoint (size, Merkle root, time) of the whole trail; keep it elsewhere."""
     cp = STATE.service.audit.checkpoint(actor())
-    out.write_text(json.dumps(cp, indent=1) + "\n", encoding="utf-8")
+    out.write_text(checkpoint_file_text(cp), encoding="utf-8")
     emit(cp, f"checkpoint of {cp['size']} records written to {out} (root {cp['root'][:16]}..., "
              f"public key {cp['public_key']})")
 
@@ -57,11 +58,10 @@ def checkpoint(out: Annotated[Path, typer.Option(
 def export(out: Annotated[Path, typer.Option(
         "--out", help="Where to write the trail (JSON lines).")]) -> None:
     """Export every audit record, oldest first, as JSON lines (the export is audited)."""
-    rows = STATE.service.audit.export_trail(actor())
-    with out.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    emit({"records": len(rows), "out": str(out)}, f"{len(rows)} records written to {out}")
+    lines = STATE.service.audit.export_jsonl(actor())
+    out.write_text(lines, encoding="utf-8")
+    n = lines.count("\n")
+    emit({"records": n, "out": str(out)}, f"{n} records written to {out}")
 
 
 def prove(seq: Annotated[int, typer.Argument(help="The record's sequence number.")],

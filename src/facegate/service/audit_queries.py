@@ -32,6 +32,11 @@ EXPORT_FIELDS = ("seq", "at", "actor", "role", "operation", "subject", "deployme
 DELETIONS = ("consent.withdraw", "subject.delete", "housekeeping", "deployment.terminate")
 
 
+def checkpoint_file_text(cp: Mapping[str, Any]) -> str:
+    """A signed checkpoint as the file it is kept, downloaded and verified in."""
+    return json.dumps(cp, indent=1) + "\n"
+
+
 @dataclass(frozen=True, kw_only=True)
 class AuditQueries:
     uow: UowFactory
@@ -108,6 +113,11 @@ class AuditQueries:
                          detail={"format": "jsonl", "records": len(records)})
         return records
 
+    def export_jsonl(self, actor: Actor) -> str:
+        """The whole trail as JSON lines, the offline verifier's input (audited)."""
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                       for r in self.export_trail(actor))
+
     def _key(self) -> Ed25519PrivateKey:
         if self.signer is None:
             raise Conflict("no checkpoint signing key is configured")
@@ -149,7 +159,7 @@ class AuditQueries:
         except FileExistsError:
             return  # the same size, signed within the same second: already kept
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(cp, indent=1) + "\n")
+            fh.write(checkpoint_file_text(cp))
 
     def checkpoints(self, actor: Actor, n: int = 20) -> list[dict[str, Any]]:
         """The latest ``n`` checkpoints kept outside the data directory, newest first."""

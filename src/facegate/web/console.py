@@ -23,6 +23,7 @@ from facegate.web.i18n import lang_of
 from facegate.web.render import page
 from facegate.web.security import (
     CONSOLE_ROLES,
+    LOGIN,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Revocations,
@@ -35,7 +36,6 @@ from facegate.web.security import (
     set_cookie,
 )
 
-LOGIN = "/console/login"
 MAX_MANIFEST = 256 * 1024
 
 

@@ -4,7 +4,6 @@ exports, and signed checkpoints with the whole trail to download for the offline
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,9 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from facegate.errors import FacegateError
 from facegate.service import Actor, Facegate
-from facegate.web.security import Session
-
-LOGIN = "/console/login"
+from facegate.service.audit_queries import checkpoint_file_text
+from facegate.web.security import LOGIN, Session
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
             cp = service.audit.checkpoint(actor(s))
         except FacegateError as e:
             return failed(request, s, e)
-        return Response(json.dumps(cp, indent=1) + "\n", media_type="application/json",
+        return Response(checkpoint_file_text(cp), media_type="application/json",
                         headers={"Content-Disposition": 'attachment; filename="facegate-'
                                  f'checkpoint-{cp["size"]}.json"'})
 
@@ -76,10 +74,9 @@ def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
         s = session_of(request)
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
-        rows = service.audit.export_trail(actor(s))
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        return Response(body, media_type="application/x-ndjson", headers={
-            "Content-Disposition": 'attachment; filename="facegate-trail.jsonl"'})
+        return Response(service.audit.export_jsonl(actor(s)), media_type="application/x-ndjson",
+                        headers={"Content-Disposition":
+                                 'attachment; filename="facegate-trail.jsonl"'})
 
     @r.get("/audit/export")
     def audit_export(request: Request, format: str = "csv") -> Response:

@@ -27,6 +27,7 @@ from fastapi import Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 SESSION_COOKIE = "fg_session"
+LOGIN = "/console/login"  # where a request without a live session is sent
 LOGIN_CSRF_COOKIE = "fg_login_csrf"
 SESSION_SECONDS = 8 * 3600
 CONSOLE_ROLES = ("officer", "auditor", "admin")
