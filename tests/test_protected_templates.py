@@ -144,7 +144,11 @@ def test_rekey_renews_the_index_and_keeps_the_scores(service: Facegate, second: 
     assert np.allclose(row_of(elsewhere), before, atol=1e-6)  # same key, same rotation
     r0 = registry.rotation(door, 0, engine.dim)
     plain = r0.T @ before
-    assert abs(cos(before, template(engine, JOLIE[0]))) < 0.3  # the index holds no template
+    # The service's master key is random per run, so these rotations are too. The cosine of a
+    # vector and its random rotation has a standard deviation of about 0.1 at dim 128 (20,000
+    # draws); a bound of 0.3 failed one run in 600, 0.5 (five deviations) about one in 10^6.
+    # A match scores > 0.9.
+    assert abs(cos(before, template(engine, JOLIE[0]))) < 0.5  # the index holds no template
     assert cos(plain, template(engine, JOLIE[0])) > 0.9  # but the rotated one
 
     with pytest.raises(Refused):
@@ -156,7 +160,7 @@ def test_rekey_renews_the_index_and_keeps_the_scores(service: Facegate, second: 
     assert best(service, door, JOLIE[1]) == (sid, pytest.approx(score, abs=1e-5))
     (index,) = registry.held(door)
     after = row_of(index)
-    assert abs(cos(after, before)) < 0.3  # the old vectors are worthless
+    assert abs(cos(after, before)) < 0.5  # the old vectors are worthless (bound: see above)
     assert np.allclose(after, registry.rotation(door, 1, engine.dim) @ plain, atol=1e-5)
     # The other process rebuilds too (the deployment's index generation moved).
     assert best(second, door, JOLIE[1]) == (sid, pytest.approx(score, abs=1e-5))
