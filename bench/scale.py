@@ -1,7 +1,7 @@
 """1:N at scale through the store: fill, rebuild from the store, search, withdraw.
 
     .venv/bin/python bench/scale.py --backend exact --n 100000 --json
-    .venv/bin/python bench/scale.py --backend ivf --n 1000000 --json
+    .venv/bin/python bench/scale.py --backend ivf --n 1000000 --http 50 --json
     .venv/bin/python bench/scale.py --n 2000 --database-url postgresql+psycopg://...
 
 Fills a temporary installation (SQLite, or ``--database-url``) with ``--n`` synthetic templates
@@ -30,6 +30,7 @@ import secrets
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,19 +38,23 @@ from typing import Any
 import numpy as np
 import yaml
 from numpy.typing import NDArray
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # stress.common: the server
 from scale_data import FaceModel, check, fit
 
 from facegate.engine import Engine, default_engine
-from facegate.policy import decide
-from facegate.service import Actor, Facegate, Settings
+from facegate.policy import SubjectFacts, decide
+from facegate.service import Actor, Facegate, Settings, records
 from facegate.service.faces import key_of
+from facegate.service.facts import consent_facts
 from facegate.store.models import Consent, Deployment, Subject, SubjectKey
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICER = Actor("bench-officer", "officer")
 OPERATOR = Actor("bench-operator", "operator")
+ADMIN = Actor("bench-admin", "admin")
 ASSESSMENT = {
     "assessor": "Bench", "conclusion": "A synthetic benchmark installation, no real person.",
     "sections": {"lawfulness": "Synthetic data only.", "impact": "None: no real person.",
@@ -105,20 +110,27 @@ def fill(svc: Facegate, dep: str, engine: Engine, vectors: NDArray[np.float32], 
                               granted_by=OFFICER.name))
                 batch.append((sid, dek, cid))
             s.flush()
-            for p, (sid, dek, cid) in enumerate(batch, start):  # each person's enrolment
-                facts, _ = facts_of.of_use(s, OPERATOR, "enrol", sid, dep, None,
-                                             source="live", keep_image=False)
-                decision = decide(facts)
-                permit = decision.permit()  # refused: PermissionError, the bench stops
-                assert facts.deployment is not None
-                expires = now + timedelta(days=facts.deployment.retention_days or 365)
-                for i in range(p * per, min(n, (p + 1) * per)):
-                    tids.append(uow.templates.add(
+            # The facts of the batch's first enrolment as the store gives them (the
+            # deployment, its assessment, overdue filings), with each person's own subject
+            # and consent facts: every person's enrolment is decided by the gate.
+            base, _ = facts_of.of_use(s, OPERATOR, "enrol", batch[0][0], dep, None,
+                                      source="live", keep_image=False)
+            consents = {c.id: c for c in s.execute(select(Consent).where(
+                Consent.id.in_([cid for _, _, cid in batch]))).scalars()}
+            with s.no_autoflush:  # one flush of the whole batch at the commit
+                for p, (sid, dek, cid) in enumerate(batch, start):
+                    facts = replace(base, subject=SubjectFacts(sid, None),
+                                    consent=consent_facts(consents[cid]))
+                    permit = decide(facts).permit()  # refused: PermissionError, the bench stops
+                    assert facts.deployment is not None
+                    expires = now + timedelta(days=facts.deployment.retention_days or 365)
+                    rows = range(p * per, min(n, (p + 1) * per))
+                    tids += uow.templates.add_many(
                         permit, subject_id=sid, deployment_id=dep, consent_id=cid,
                         engine=engine.name, model_version=engine.model_version,
-                        vector=vectors[i], quality={"bench": True}, dek=dek, now=now,
-                        expires_at=expires))
-                    sids.append(sid)
+                        vectors=[vectors[i] for i in rows], qualities=[{"bench": True}] * len(rows),
+                        dek=dek, now=now, expires_at=expires)
+                    sids += [sid] * len(rows)
             uow.commit()
     return tids, sids
 
@@ -133,7 +145,7 @@ class Searcher:
         ident = svc.matching.identification
         self.ident = ident
         with svc.uow() as uow:
-            row, manifest = ident_records(uow.session, dep)
+            row, manifest = records.deployment(uow.session, dep)
             facts = ident.facts.at_deployment(uow.session, OPERATOR, "identify", row, manifest,
                                               purpose=None)
         self.decision = ident.gate.check(OPERATOR, facts, deployment=dep, purpose=row.purpose)
@@ -147,18 +159,12 @@ class Searcher:
         svc = self.svc
         with svc.matching.indexes.lock, svc.uow() as uow:
             s = uow.session
-            row, manifest = ident_records(s, self.dep)
+            row, manifest = records.deployment(s, self.dep)
             index = svc.matching.indexes.for_deployment(uow, self.decision, self.dep,
                                                         self.engine)
             threshold, _ = svc.recogniser.threshold_at(manifest, key_of(self.engine),
                                                        index.subject_count())
             return self.ident.confirmed_search(s, row, manifest, index, probe, top, threshold)
-
-
-def ident_records(s: Any, dep: str) -> Any:
-    from facegate.service import records
-
-    return records.deployment(s, dep)
 
 
 def measure(args: argparse.Namespace, url: str | None, data_dir: Path, engine: Engine,
@@ -219,6 +225,47 @@ def _withdraw(svc: Facegate, searcher: Searcher, probes: NDArray[np.float32],
     return round((done - t) * 1000, 2), round((time.perf_counter() - done) * 1000, 2)
 
 
+def over_http(root: Path, dep: str, backend: str, requests: int, url: str | None,
+              key: str) -> dict[str, Any]:
+    """``facegate serve`` on the filled installation: seconds from the process's start until
+    ``/healthz`` answers and until ``/readyz`` says the index is loaded; then identification
+    p50/p99 through the HTTP API with a real photo (detection, template, confirmed search;
+    nobody in the synthetic gallery is that person, so every search runs to the threshold)."""
+    import httpx
+    from stress.common import Server
+
+    photo = (ROOT.parent / "shared" / "data" / "deepface" / "id01_angelina_jolie"
+             / "img1.jpg").read_bytes()
+    os.environ["FACEGATE_INDEX"] = backend
+    server = Server(root, database_url=url)
+    try:
+        started = time.monotonic()
+        out: dict[str, Any] = {"http_live_s": round(server.start(wait_s=600), 2)}
+        while time.monotonic() - started < 900:
+            r = httpx.get(server.base + "/readyz", timeout=10)
+            if r.status_code == 200 or r.json().get("phase") == "failed":
+                break
+            time.sleep(0.1)
+        out["http_ready_s"] = round(time.monotonic() - started, 2)
+        out["http_loaded"] = r.json().get("loaded")
+        times = []
+        with httpx.Client(base_url=server.base, headers={"X-API-Key": key},
+                          timeout=120) as http:
+            for _ in range(requests + 1):
+                t = time.perf_counter()
+                r = http.post("/v1/identify", data={"deployment": dep},
+                              files={"image": ("probe.jpg", photo, "image/jpeg")})
+                times.append(time.perf_counter() - t)
+                r.raise_for_status()
+        ms = np.array(times[1:]) * 1000  # the first request warms the connection
+        out["http_identify_p50_ms"] = round(float(np.percentile(ms, 50)), 1)
+        out["http_identify_p99_ms"] = round(float(np.percentile(ms, 99)), 1)
+        out["http_gallery"] = r.json()["gallery"]
+        return out
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", choices=["exact", "ivf"], default="exact")
@@ -227,6 +274,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--database-url", help="PostgreSQL (SQLAlchemy URL); default: SQLite")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--http", type=int, default=0, metavar="REQUESTS",
+                    help="then serve the installation and time this many identifications "
+                         "through the HTTP API")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     engine = default_engine()
@@ -264,6 +314,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result |= measure(args, args.database_url, data_dir, engine, vectors, probes, truth,
                           tids, sids, dep)
         result["build_s"] = result.get("ivf_ready_s", result["ready_s"])
+        if args.http:
+            admin_svc = Facegate(settings, engine)
+            key = admin_svc.keys.create(ADMIN, "bench-http", "operator")["key"]
+            admin_svc.close()
+            result |= over_http(Path(tmp), dep, args.backend, args.http, args.database_url,
+                                key)
     result |= {"cpus": os.cpu_count(), "machine": platform.machine()}
     print(json.dumps(result) if args.json else json.dumps(result, indent=1))
     return result

@@ -1,6 +1,6 @@
 """The milvus backend (index/milvus.py) against a real Milvus server (the ``milvus`` wheel, a
 standalone server in a temporary directory): the same results as ``ExactIndex``, removals in
-force at the next search (Strong consistency), rebuilds starting from an empty collection, and
+force at the next search (Strong consistency), rebuilds that keep a shared collection, and
 through the service a withdrawn subject never returned."""
 
 from __future__ import annotations
@@ -121,12 +121,20 @@ def test_removed_templates_and_subjects_are_never_found(milvus_uri: str) -> None
     index.drop()
 
 
-def test_a_rebuild_starts_from_an_empty_collection(milvus_uri: str) -> None:
-    v = uniform(np.random.default_rng(5), 2, 16)
+def test_a_rebuild_keeps_the_shared_collection_and_settles_it(milvus_uri: str) -> None:
+    """Another process's rebuild never empties the collection under this one: it upserts
+    what the store has, then removes the rest; re-keying drops the old epoch's."""
+    v = uniform(np.random.default_rng(5), 3, 16)
     old = MilvusIndex.for_deployment(16, milvus_uri, "door", "engine-a", 0)
     old.add("t1", "s1", v[0])
+    old.add("t3", "s3", v[2])  # withdrawn from the store before the rebuild below
     again = MilvusIndex.for_deployment(16, milvus_uri, "door", "engine-a", 0)
-    assert len(again) == 0 and again.search(v[0], 5) == []
+    assert [h.subject_id for h in old.search(v[0], 1)] == ["s1"]  # still served
+    again.add("t1", "s1", v[0])  # the rebuild adds what the store has
+    assert again.remove_absent() == 1  # and removes the rest
+    assert again.remove_absent() == 0
+    assert [h.subject_id for h in old.search(v[2], 5)] == ["s1"]  # s3 gone for everyone
+    assert [h.template_id for h in again.search(v[0], 5)] == ["t1"]
     rekeyed = MilvusIndex.for_deployment(16, milvus_uri, "door", "engine-a", 1)
     rekeyed.add("t2", "s2", v[1])
     names = rekeyed._client.list_collections()

@@ -30,7 +30,8 @@ import scale  # noqa: E402
 def test_scale_bench_small(backend: str, tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "scale.py"), "--backend", backend, "--n", "2000",
-         "--queries", "100", "--json"], capture_output=True, text=True, timeout=600,
+         "--queries", "100", "--json", *(["--http", "3"] if backend == "exact" else [])],
+        capture_output=True, text=True, timeout=600,
         cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -43,6 +44,13 @@ def test_scale_bench_small(backend: str, tmp_path: Path) -> None:
     assert out["ready_s"] > 0 and out["build_s"] > 0
     assert 0 < out["p50_ms"] <= out["p99_ms"]
     assert out["withdraw_to_gone_ms"] >= 0
+    if backend == "exact":  # served over HTTP: ready once the index is loaded, less the
+        # subject (4 templates) the bench withdrew
+        assert out["http_ready_s"] >= out["http_live_s"] > 0
+        (loaded,) = out["http_loaded"]
+        assert loaded["templates"] == 1996 and loaded["deployment"] == "bench-scale"
+        assert out["http_gallery"] == 499
+        assert 0 < out["http_identify_p50_ms"] <= out["http_identify_p99_ms"]
 
 
 def test_open_for_index_gate_and_filters(sqlite_service: Facegate, engine: Engine) -> None:
@@ -88,3 +96,17 @@ def test_open_for_index_gate_and_filters(sqlite_service: Facegate, engine: Engin
         assert {t for p in left for t in p.ids} == set(tids[4:6])  # no key, not opened
         assert not list(repo.open_for_index(identify, dep, engine.name, "other-model",
                                             deks, now))
+
+
+def test_faiss_scale_bench_small(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "faiss_scale.py"), "--n", "20000", "--queries",
+         "40", "--nprobe", "1", "64", "--json"], capture_output=True, text=True, timeout=600,
+        cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["n"] == 20000 and out["nlist"] > 64 and out["exact_scan_ms"] > 0
+    one, many = out["runs"]
+    assert (one["nprobe"], many["nprobe"]) == (1, 64)
+    assert many["recall_at_1"] == 1.0  # enough lists probed: as good as the exhaustive scan
+    assert one["recall_at_1"] < many["recall_at_1"]  # one list misses some: recall is measured

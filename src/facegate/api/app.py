@@ -22,6 +22,7 @@ from facegate.api import (
     consents,
     deployments,
     engines,
+    health,
     keys,
     matching,
     rules,
@@ -38,9 +39,11 @@ from facegate.web import console, public
 from facegate.web.security import SecurityHeaders
 
 SYSTEM = Actor("system:housekeeping", "admin")
+LOADER = Actor("system:index-loader", "admin")
 
 # Each resource's routes; the OpenAPI document lists them in this order.
-ROUTERS = (deployments, engines, compliance, subjects, consents, matching, rules, audit, keys)
+ROUTERS = (health, deployments, engines, compliance, subjects, consents, matching, rules, audit,
+           keys)
 
 
 def _housekeeper(service: Facegate, every_s: float, stop: threading.Event) -> None:
@@ -58,6 +61,16 @@ def _round(service: Facegate) -> None:
             task(SYSTEM)
         except Exception:  # keep serving; the next round tries again
             logging.getLogger("facegate").exception("%s failed", name)
+
+
+def _load_indexes(service: Facegate) -> None:
+    """Build every 1:N index from the store while the service already answers (``/readyz``
+    says when it is done); a failure is logged and reported by ``/readyz``, and each index is
+    then built on its first search as before."""
+    try:
+        service.readiness.load(LOADER)
+    except Exception:
+        logging.getLogger("facegate").exception("loading the indexes failed")
 
 
 def _handle_errors(app: FastAPI) -> None:
@@ -101,14 +114,17 @@ def _handle_errors(app: FastAPI) -> None:
 
 
 def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> FastAPI:
-    """The API app. Housekeeping runs at start and then every ``housekeeping_every_s``
-    seconds (default: the rule pack's ``housekeeping_interval_s``; 0 turns it off)."""
+    """The API app. At start, the 1:N indexes load in the background (``/readyz``);
+    housekeeping runs at start and then every ``housekeeping_every_s`` seconds (default: the
+    rule pack's ``housekeeping_interval_s``; 0 turns it off)."""
     every = (get_pack(service.settings.rule_pack).params["housekeeping_interval_s"]
              if housekeeping_every_s is None else housekeeping_every_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         service.engine  # noqa: B018 - models load (and are checked) before the first request
+        threading.Thread(target=_load_indexes, args=(service,), name="facegate-index-loader",
+                         daemon=True).start()
         stop = threading.Event()
         worker = None
         if every > 0:

@@ -13,9 +13,12 @@ larger gallery is served by adding nodes. ``IVF_FLAT`` (``nlist``/``nprobe``) ma
 for collections of tens of millions of templates where latency matters more than recall; a
 missed candidate is a false non-match, never a false match (the store confirms every one).
 
-Creating an index drops and recreates its collection (a full rebuild starts empty), and drops
-the collections of the same deployment and engine at other epochs (a re-keyed deployment
-leaves no template turned by its old rotation behind). Removals and searches use ``Strong``
+Creating an index keeps its collection when it exists: other processes (``serve --workers
+N``, other machines) search the same collection, and a full rebuild in one of them must not
+empty it under the others. The rebuild upserts every template from the store and then
+removes every row the store no longer has (``remove_absent``). Creating an index drops the
+collections of the same deployment and engine at other epochs (a re-keyed deployment leaves
+no template turned by its old rotation behind). Removals and searches use ``Strong``
 consistency: a search after a removal (a withdrawal) never returns what was removed.
 
 The template ids and subjects held are tracked here (``len``, ``subjects()`` cost no round
@@ -67,7 +70,7 @@ def _literal(value: str) -> str:
 
 
 class MilvusIndex:
-    """A ``VectorIndex`` over one Milvus collection (created empty). Thread-safe."""
+    """A ``VectorIndex`` over one Milvus collection (created when missing). Thread-safe."""
 
     def __init__(self, dim: int, uri: str, collection: str, *, token: str | None = None,
                  timeout: float = 10.0, index_type: IndexType = "FLAT", nlist: int = 1024,
@@ -98,7 +101,8 @@ class MilvusIndex:
     @classmethod
     def for_deployment(cls, dim: int, uri: str, deployment_id: str, engine_key: str,
                        epoch: int, **kwargs: Any) -> MilvusIndex:
-        """The index of a deployment's templates of one engine at one epoch (created empty)."""
+        """The index of a deployment's templates of one engine at one epoch; the collections
+        of its other epochs are dropped."""
         return cls(dim, uri, collection_name(deployment_id, engine_key, epoch),
                    family=_family(deployment_id, engine_key), **kwargs)
 
@@ -117,9 +121,12 @@ class MilvusIndex:
     def _create(self, family: str | None) -> None:
         c = self._client
         with self._unavailable():
-            for name in c.list_collections(timeout=self._timeout):
-                if name == self.collection or (family and name.startswith(family)):
+            names = c.list_collections(timeout=self._timeout)
+            for name in names:
+                if name != self.collection and family and name.startswith(family):
                     c.drop_collection(name, timeout=self._timeout)
+            if self.collection in names:
+                return  # shared: kept, and settled by the rebuild (``remove_absent``)
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("template_id", DataType.VARCHAR, is_primary=True, max_length=MAX_ID)
             schema.add_field("subject_id", DataType.VARCHAR, max_length=MAX_ID)
@@ -195,6 +202,28 @@ class MilvusIndex:
             self._call(lambda: self._client.delete(self.collection, ids=ids,
                                                    timeout=self._timeout))
             return sum(self._forget(t) for t in ids)
+
+    def remove_absent(self) -> int:
+        """Delete every row of the collection that this index does not hold: after a full
+        rebuild has added every template the store has, what is left over on the server was
+        removed from the store meanwhile (or by another process's change this one will
+        apply again). Returns the rows deleted."""
+        with self._lock:
+            stale: list[str] = []
+            with self._unavailable():
+                rows = self._client.query_iterator(self.collection, batch_size=BATCH_ROWS * 4,
+                                                   output_fields=["template_id"],
+                                                   timeout=self._timeout)
+                try:
+                    while batch := rows.next():
+                        stale += [str(r["template_id"]) for r in batch
+                                  if r["template_id"] not in self._subject_of]
+                finally:
+                    rows.close()
+                for start in range(0, len(stale), BATCH_ROWS):
+                    ids = stale[start:start + BATCH_ROWS]
+                    self._client.delete(self.collection, ids=ids, timeout=self._timeout)
+            return len(stale)
 
     def remove_subject(self, subject_id: str) -> int:
         """Remove every template of the subject, those another process added included."""

@@ -40,6 +40,7 @@ from facegate.service.indexes import IndexRegistry
 from facegate.service.keys import Keys
 from facegate.service.matching import Matching
 from facegate.service.migration import EngineMigration
+from facegate.service.readiness import Readiness
 from facegate.service.reviews import Reviews
 from facegate.service.rights import Rights
 from facegate.service.subjects import Subjects
@@ -103,6 +104,8 @@ class Facegate:
         self.documents = Documents(uow=uow, gate=gate, clock=clock,
                                    deployments=self.deployments, filing=self.filing,
                                    checkpoint=self.audit.checkpoint)
+        self.readiness = Readiness(uow=uow, gate=gate, audit=audit, facts=facts,
+                                   recogniser=self.recogniser, indexes=indexes)
         self.dashboard = Dashboard(uow=uow, gate=gate, clock=clock, facts=facts)
 
     @staticmethod

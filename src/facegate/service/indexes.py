@@ -12,7 +12,8 @@ Each held index remembers the last change it applied. Before it is searched
 (``for_deployment``) it applies the deployment's changes after that one: removals directly,
 additions by opening just those templates from the store (through the gate's permit, under
 the same conditions as a rebuild: consent standing, retention running). A ``rebuild`` change
-(termination, re-keying), a kind it does not know, or an index it does not hold yet, means a
+(termination, re-keying), a ``horizon`` (housekeeping pruned older rows, which this index had
+not all applied), a kind it does not know, or an index it does not hold yet, means a
 full rebuild from the store, which starts from the latest change read before the templates
 are: changes that land meanwhile are applied again, harmlessly (an addition replaces the
 entry it finds, a removal of what is absent does nothing). Several processes (``facegate serve
@@ -27,6 +28,10 @@ The index proposes; the store decides. Every candidate is confirmed against the 
 it is returned (``Identification.confirmed_search``): that confirmation, not the change log,
 is what puts a withdrawal in force in every process before the withdrawal's response returns;
 the change log only makes keeping the other processes' indexes clean cheap.
+
+A milvus collection is shared by every process of the installation: a full rebuild in one
+of them upserts what the store has and then removes what it no longer has, never dropping
+the collection under the others.
 
 Every index holds protected templates (``ProtectedIndex``): turned by the deployment's secret
 rotation of its current epoch (``deployments.index_epoch``), so that no index, in this process
@@ -49,7 +54,7 @@ from facegate.index.protected import ProtectedIndex, rotation
 from facegate.policy import Decision
 from facegate.service.clock import Clock
 from facegate.service.faces import key_of
-from facegate.store.models import Deployment, IndexChange, SubjectKey
+from facegate.store.models import Deployment, IndexChange, SubjectKey, Template
 from facegate.store.repository import changes_after, last_change
 from facegate.store.uow import UnitOfWork
 
@@ -142,18 +147,25 @@ class IndexRegistry:
         kind = (dep.manifest.get("index") if dep is not None else None) or self.backend
         inner = self._inner(str(kind), engine, deployment_id, epoch)
         index = ProtectedIndex(inner, self.rotation(deployment_id, epoch, engine.dim))
-        keys = s.execute(select(SubjectKey)).scalars()
+        # Only the keys of the deployment's subjects are unwrapped.
+        keys = s.execute(select(SubjectKey).where(SubjectKey.subject_id.in_(
+            select(Template.subject_id).where(Template.deployment_id == deployment_id)
+            .distinct()))).scalars()
         deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
         for part in uow.templates.open_for_index(decision.permit(), deployment_id,
                                                  engine.name, engine.model_version, deks,
                                                  self._clock.now()):
             index.add_many(part.ids, part.subject_ids, part.vectors)
+        settle = getattr(inner, "remove_absent", None)
+        if settle is not None:  # a shared collection: what the store no longer has goes
+            settle()
         self._indexes[slot] = (seq, index)
         self.rebuilds += 1
         return index
 
     def _inner(self, kind: str, engine: Engine, deployment_id: str, epoch: int) -> VectorIndex:
-        """A new, empty index of ``kind`` (a milvus collection is dropped and recreated)."""
+        """A new index of ``kind``: empty, or for milvus, the collection other processes
+        share, which the rebuild settles (``MilvusIndex.remove_absent``)."""
         if kind == "ivf":
             return IvfIndex(engine.dim)
         if kind == "milvus":

@@ -176,15 +176,18 @@ class Matching:
                 s.flush()
                 consent_id = basis.id
             expires = now + timedelta(days=facts.deployment.retention_days or 365)
-            created: list[dict[str, Any]] = []
-            for i, face in accepted:
+            vectors = []
+            for _, face in accepted:
                 assert face.embedding is not None
-                tid = uow.templates.add(
-                    permit, subject_id=subject_id, deployment_id=deployment_id,
-                    consent_id=consent_id, engine=engine.name,
-                    model_version=engine.model_version, vector=face.embedding,
-                    quality=quality_view(face), dek=dek, now=now, expires_at=expires)
-                created.append({"id": tid, "image": i, "quality": quality_view(face)})
+                vectors.append(face.embedding)
+            qualities = [quality_view(face) for _, face in accepted]
+            tids = uow.templates.add_many(
+                permit, subject_id=subject_id, deployment_id=deployment_id,
+                consent_id=consent_id, engine=engine.name, model_version=engine.model_version,
+                vectors=vectors, qualities=qualities, dek=dek,
+                now=now, expires_at=expires)
+            created = [{"id": tid, "image": i, "quality": q}
+                       for tid, (i, _), q in zip(tids, accepted, qualities, strict=True)]
             self.audit.record(s, actor, "enrol", "allowed", decision.rules, subject=subject_id,
                               deployment=deployment_id, purpose=dep.purpose,
                               detail={"template_ids": [c["id"] for c in created],

@@ -166,7 +166,8 @@ class IndexChange(Base):
     templates, written in the transaction that made it, so every process can bring the index
     it holds up to date by applying the rows after the last one it applied
     (``facegate.service.indexes``). ``kind``: add | remove_subject | remove_templates |
-    rebuild; ``engine``: the templates' ``name/model_version`` (None: every engine);
+    rebuild | horizon (the oldest row kept when older ones were pruned: a process that had not
+    applied it rebuilds); ``engine``: the templates' ``name/model_version`` (None: every engine);
     ``template_ids``: a JSON list."""
 
     __tablename__ = "index_changes"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from facegate.crypto import KeyRing
@@ -73,17 +73,36 @@ class TemplateRepository:
     def add(self, permit: Permit, *, subject_id: str, deployment_id: str, consent_id: str,
             engine: str, model_version: str, vector: NDArray[np.float32],
             quality: dict[str, Any], dek: bytes, now: datetime, expires_at: datetime) -> str:
+        (tid,) = self.add_many(permit, subject_id=subject_id, deployment_id=deployment_id,
+                               consent_id=consent_id, engine=engine,
+                               model_version=model_version, vectors=[vector],
+                               qualities=[quality], dek=dek, now=now, expires_at=expires_at)
+        return tid
+
+    def add_many(self, permit: Permit, *, subject_id: str, deployment_id: str,
+                 consent_id: str, engine: str, model_version: str,
+                 vectors: Sequence[NDArray[np.float32]], qualities: Sequence[dict[str, Any]],
+                 dek: bytes, now: datetime, expires_at: datetime) -> list[str]:
+        """One enrolment's templates of one subject, sealed under the subject's key, with one
+        row in the indexes' change log for all of them."""
         self._check(permit, subject_id, deployment_id, "enrol")
-        v = np.asarray(vector, dtype=np.float32).reshape(-1)
-        t = Template(id="tpl_" + uuid.uuid4().hex[:20], subject_id=subject_id,
-                     deployment_id=deployment_id, consent_id=consent_id, engine=engine,
-                     model_version=model_version, dim=int(v.shape[0]), sealed=b"",
-                     quality=quality, created_at=now, expires_at=expires_at)
-        t.sealed = self._keys.seal(dek, v.tobytes(), _aad(t))
-        self._s.add(t)
-        record_change(self._s, deployment_id, "add", now, engine=f"{engine}/{model_version}",
-                      subject_id=subject_id, template_ids=[t.id])
-        return t.id
+        if len(vectors) != len(qualities):
+            raise ValueError("one quality record per template")
+        ids: list[str] = []
+        for vector, quality in zip(vectors, qualities, strict=True):
+            v = np.asarray(vector, dtype=np.float32).reshape(-1)
+            t = Template(id="tpl_" + uuid.uuid4().hex[:20], subject_id=subject_id,
+                         deployment_id=deployment_id, consent_id=consent_id, engine=engine,
+                         model_version=model_version, dim=int(v.shape[0]), sealed=b"",
+                         quality=quality, created_at=now, expires_at=expires_at)
+            t.sealed = self._keys.seal(dek, v.tobytes(), _aad(t))
+            self._s.add(t)
+            ids.append(t.id)
+        if ids:
+            record_change(self._s, deployment_id, "add", now,
+                          engine=f"{engine}/{model_version}", subject_id=subject_id,
+                          template_ids=ids)
+        return ids
 
     def metadata(self, permit: Permit, subject_id: str) -> list[Template]:
         """Template rows without opening them (for access reports)."""
@@ -126,7 +145,7 @@ class TemplateRepository:
         columns needed are fetched, as plain rows streamed from the database (no ORM objects),
         and each subject's cipher is set up once: a million templates open in seconds, not
         minutes. Opened vectors stay in memory."""
-        self._check(permit, None, deployment_id, "identify", "enrol")
+        self._check(permit, None, deployment_id, "identify", "enrol", "index.load")
         q = (select(Template.id, Template.subject_id, Template.sealed)
              .join(Consent, Consent.id == Template.consent_id).where(
                  Template.deployment_id == deployment_id, Template.engine == engine,
@@ -165,7 +184,7 @@ class TemplateRepository:
         """Those of ``template_ids`` that ``open_for_index`` would open (the deployment's, of
         this engine, unexpired, their consent standing): the templates an index adds when it
         applies the change log's additions, without opening the rest."""
-        self._check(permit, None, deployment_id, "identify", "enrol")
+        self._check(permit, None, deployment_id, "identify", "enrol", "index.load")
         wanted = list(dict.fromkeys(template_ids))
         out: list[StoredTemplate] = []
         for i in range(0, len(wanted), 500):
@@ -306,6 +325,25 @@ def record_change(session: Session, deployment_id: str, kind: str, now: datetime
     session.add(IndexChange(deployment_id=deployment_id, engine=engine, kind=kind,
                             subject_id=subject_id, template_ids=json.dumps(list(template_ids)),
                             created_at=now))
+
+
+def prune_changes(session: Session, before: datetime) -> int:
+    """Forget the change log's rows older than ``before``, per deployment; returns the rows
+    deleted. The newest of them stays as a ``horizon`` row, with no template ids and no
+    subject: a process whose index had not applied it missed changes that are gone, and
+    rebuilds its index from the store (every process rebuilds at a kind it does not apply,
+    ``facegate.service.indexes``); a process that had applied it never reads it again."""
+    tops = session.execute(select(IndexChange.deployment_id, func.max(IndexChange.seq))
+                           .where(IndexChange.created_at < before)
+                           .group_by(IndexChange.deployment_id)).all()
+    n = 0
+    for deployment_id, top in tops:
+        gone = session.execute(delete(IndexChange).where(
+            IndexChange.deployment_id == deployment_id, IndexChange.seq < top))
+        n += int(getattr(gone, "rowcount", 0) or 0)
+        session.execute(update(IndexChange).where(IndexChange.seq == top).values(
+            kind="horizon", engine=None, subject_id=None, template_ids="[]"))
+    return n
 
 
 def changes_after(session: Session, deployment_id: str, seq: int) -> list[IndexChange]:

@@ -61,7 +61,7 @@ def filing_change(f: Facts, p: Pack) -> list[Finding]:
     return []
 
 
-@check("filing.deregister", "consent.grant", "enrol", *MATCHES)
+@check("filing.deregister", "consent.grant", "enrol", *MATCHES, "index.load")
 def filing_deregister(f: Facts, p: Pack) -> list[Finding]:
     """Nothing is processed at a deployment that ended face recognition."""
     if f.deployment_terminated:

@@ -45,7 +45,7 @@ def purpose_declared(f: Facts, p: Pack) -> list[Finding]:
     return out
 
 
-@check("purpose.bound", "consent.grant", *USES_TEMPLATE, "identify")
+@check("purpose.bound", "consent.grant", *USES_TEMPLATE, "identify", "index.load")
 def purpose_bound(f: Facts, p: Pack) -> list[Finding]:
     """The deployment is active; the purpose and deployment are those the consent covers; 1:N
     only where declared."""
@@ -60,7 +60,7 @@ def purpose_bound(f: Facts, p: Pack) -> list[Finding]:
         out.append(refuse("purpose.bound",
                           f"purpose {f.purpose!r} differs from the deployment's {m.purpose!r}",
                           "用途与部署声明的目的不一致"))
-    if f.operation == "identify" and m.mode != "identify":
+    if f.operation in ("identify", "index.load") and m.mode != "identify":
         out.append(refuse("purpose.bound",
                           f"deployment {m.id} is declared for 1:1 verification, not 1:N "
                           "identification", "该部署仅声明 1:1 核验，不得进行 1:N 识别"))
