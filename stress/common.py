@@ -104,8 +104,10 @@ class Server:
     @property
     def env(self) -> dict[str, str]:
         """The environment every facegate process of this run gets: all paths inside root."""
+        keep = ("FACEGATE_ENGINE", "FACEGATE_INDEX", "FACEGATE_MILVUS_URI",
+                "FACEGATE_MILVUS_TOKEN")
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("FACEGATE_") or k == "FACEGATE_ENGINE"}
+               if not k.startswith("FACEGATE_") or k in keep}
         keys = self.root / "keys"
         env.update(FACEGATE_DATA=str(self.data), FACEGATE_KEY_FILE=str(keys / "master.key"),
                    FACEGATE_SIGNING_KEY_FILE=str(keys / "signing.key"),

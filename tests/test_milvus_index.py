@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,25 @@ def test_a_rebuild_keeps_the_shared_collection_and_settles_it(milvus_uri: str) -
     assert collection_name("door", "engine-a", 0) not in names  # the old epoch's is dropped
     assert [h.subject_id for h in rekeyed.search(v[0], 5)] == ["s2"]
     rekeyed.drop()
+
+
+def test_searches_wait_for_writes_only_while_they_may_be_unseen(milvus_uri: str) -> None:
+    """Strong (a time tick, ~200 ms) right after this index wrote, Bounded (ms) after that:
+    a removal older than the server's graceful time is seen by a Bounded search."""
+    v = uniform(np.random.default_rng(9), 40, 16)
+    index = MilvusIndex(16, milvus_uri, "levels")
+    index.add_many([f"t{i}" for i in range(40)], [f"s{i // 2}" for i in range(40)], v)
+    assert index.consistency() == "Strong"  # a Bounded search might not see them yet
+    assert index.search(v[0], 1)[0].template_id == "t0"
+    assert index.remove_subject("s0") == 2
+    assert index.consistency() == "Strong"
+    assert "s0" not in [h.subject_id for h in index.search(v[0], 10)]
+    time.sleep(6)  # past the default graceful time (5 s)
+    index._strong_until = 0.0  # as if STRONG_AFTER_WRITE_S had passed
+    assert index.consistency() == "Bounded"
+    found = [h.subject_id for h in index.search(v[0], 10)]
+    assert "s0" not in found and "s1" in found  # Bounded sees the removal and the rest
+    index.drop()
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:

@@ -48,14 +48,14 @@ def test_the_indexes_load_at_start_while_the_service_answers(service: Facegate,
     # Loading waits at the first index until released: the probes answer meanwhile.
     release = threading.Event()
     started = threading.Event()
-    load = registry.for_deployment
+    load = registry.preload
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         started.set()
         assert release.wait(30)
         return load(*args, **kwargs)
 
-    registry.for_deployment = slow  # type: ignore[method-assign]
+    registry.preload = slow  # type: ignore[method-assign]
     try:
         for base in running(create_app(service, housekeeping_every_s=0)):
             assert started.wait(30)
@@ -70,7 +70,7 @@ def test_the_indexes_load_at_start_while_the_service_answers(service: Facegate,
             ready = _wait_ready(base)
     finally:
         release.set()
-        registry.for_deployment = load  # type: ignore[method-assign]
+        registry.preload = load  # type: ignore[method-assign]
 
     assert ready["phase"] == "loaded" and ready["store"] is True
     loaded = {e["deployment"]: e for e in ready["loaded"]}
@@ -92,14 +92,41 @@ def test_the_indexes_load_at_start_while_the_service_answers(service: Facegate,
     assert at_door["detail"]["template_count"] == 1
 
 
-def test_a_withdrawal_during_the_load_is_in_force(service: Facegate, door: str) -> None:
-    """The store decides: a subject withdrawn while the index loads is never returned."""
+def test_withdrawals_go_on_while_an_index_loads(service: Facegate, door: str) -> None:
+    """The load holds neither the registry's lock nor the store's write lock: a withdrawal
+    completes while it is under way, and the subject withdrawn meanwhile is neither returned
+    nor left in the loaded index."""
     sid = _enrol(service, door, "RD-2")
+    other = _enrol(service, door, "RD-3")
     registry = service.matching.indexes
     registry.forget(door)
-    service.readiness.load(LOADER)
-    service.consents.withdraw(OFFICER, sid, door)
-    assert service.matching.identify(OPERATOR, door, photo(JOLIE[1]))["candidates"] == []
+    release, inside = threading.Event(), threading.Event()
+    build = registry._build
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        out = build(*args, **kwargs)  # the templates are read: the withdrawal comes after
+        inside.set()
+        assert release.wait(30)
+        return out
+
+    registry._build = slow  # type: ignore[method-assign]
+    loader = threading.Thread(target=service.readiness.load, args=(LOADER,))
+    try:
+        loader.start()
+        assert inside.wait(30)
+        done = threading.Event()
+        threading.Thread(target=lambda: (service.consents.withdraw(OFFICER, sid, door),
+                                         done.set()), daemon=True).start()
+        assert done.wait(20), "the withdrawal waited for the load"
+    finally:
+        release.set()
+        loader.join(30)
+        registry._build = build  # type: ignore[method-assign]
+    assert service.readiness.status()["ready"]
+    found = service.matching.identify(OPERATOR, door, photo(JOLIE[1]))["candidates"]
+    assert sid not in [c["subject"] for c in found]
+    (index,) = registry.held(door)
+    assert index.subjects() == {other}  # the change log removed it from the loaded index
 
 
 def test_the_gate_decides_who_loads_which_index() -> None:

@@ -18,8 +18,15 @@ N``, other machines) search the same collection, and a full rebuild in one of th
 empty it under the others. The rebuild upserts every template from the store and then
 removes every row the store no longer has (``remove_absent``). Creating an index drops the
 collections of the same deployment and engine at other epochs (a re-keyed deployment leaves
-no template turned by its old rotation behind). Removals and searches use ``Strong``
-consistency: a search after a removal (a withdrawal) never returns what was removed.
+no template turned by its old rotation behind).
+
+Consistency: a ``Strong`` search waits for the server's next time tick (about 200 ms on a
+standalone server), so searches are ``Strong`` only within ``STRONG_AFTER_WRITE_S`` of this
+index's last write, and ``Bounded`` otherwise (2 ms; it sees every write older than the
+server's graceful time, 5 s by default). Every removal that a process's search must respect
+is written by that process itself: its own withdrawals, and the other processes' removals,
+which it applies from the change log before it searches. So a search after a removal (a
+withdrawal) never returns what was removed, and the store confirms every candidate anyway.
 
 The template ids and subjects held are tracked here (``len``, ``subjects()`` cost no round
 trip); several processes sharing one collection apply the same change log, so they agree.
@@ -30,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
@@ -49,6 +57,9 @@ MAX_ID = 128  # characters of a template or subject id
 MAX_TOPK = 16384  # Milvus's limit on one search's results
 BATCH_ROWS = 2048  # rows per insert request
 IndexType = Literal["FLAT", "IVF_FLAT"]
+# Searches within this many seconds of the index's last write use Strong consistency: twice
+# Milvus's default graceful time (common.gracefulTime, 5 s), after which Bounded sees it.
+STRONG_AFTER_WRITE_S = 10.0
 
 _clients: dict[tuple[str, str | None], MilvusClient] = {}
 _clients_lock = threading.Lock()
@@ -94,6 +105,7 @@ class MilvusIndex:
         self._templates_of: dict[str, set[str]] = {}  # subject id -> template ids
         self._seq: dict[str, int] = {}  # template id -> insertion number (ties: earliest first)
         self._next_seq = 0
+        self._strong_until = time.monotonic() + STRONG_AFTER_WRITE_S
         self._lock = threading.RLock()
         self._client = self._call(lambda: _client(uri, token, timeout))
         self._create(family)
@@ -174,14 +186,24 @@ class MilvusIndex:
                 data = [{"template_id": t, "subject_id": s, "vector": v}
                         for t, s, v in zip(template_ids[start:end], subject_ids[start:end],
                                            rows[start:end].tolist(), strict=True)]
+                self._wrote()
                 self._call(lambda d=data: self._client.upsert(  # type: ignore[misc]
                     self.collection, d, timeout=self._timeout))
+                self._wrote()
             for t, s in zip(template_ids, subject_ids, strict=True):
                 self._forget(t)
                 self._subject_of[t] = s
                 self._templates_of.setdefault(s, set()).add(t)
                 self._seq[t] = self._next_seq
                 self._next_seq += 1
+
+    def _wrote(self) -> None:
+        """A write was sent: searches wait for it (``Strong``) for ``STRONG_AFTER_WRITE_S``."""
+        self._strong_until = time.monotonic() + STRONG_AFTER_WRITE_S
+
+    def consistency(self) -> str:
+        """The consistency level the next search uses."""
+        return "Strong" if time.monotonic() < self._strong_until else "Bounded"
 
     def _forget(self, template_id: str) -> bool:
         sid = self._subject_of.pop(template_id, None)
@@ -199,8 +221,10 @@ class MilvusIndex:
         if not ids:
             return 0
         with self._lock:
+            self._wrote()
             self._call(lambda: self._client.delete(self.collection, ids=ids,
                                                    timeout=self._timeout))
+            self._wrote()
             return sum(self._forget(t) for t in ids)
 
     def remove_absent(self) -> int:
@@ -222,15 +246,19 @@ class MilvusIndex:
                     rows.close()
                 for start in range(0, len(stale), BATCH_ROWS):
                     ids = stale[start:start + BATCH_ROWS]
+                    self._wrote()
                     self._client.delete(self.collection, ids=ids, timeout=self._timeout)
+                self._wrote()
             return len(stale)
 
     def remove_subject(self, subject_id: str) -> int:
         """Remove every template of the subject, those another process added included."""
         with self._lock:
+            self._wrote()
             self._call(lambda: self._client.delete(
                 self.collection, filter=f"subject_id == {_literal(subject_id)}",
                 timeout=self._timeout))
+            self._wrote()
             return sum(self._forget(t) for t in list(self._templates_of.get(subject_id, ())))
 
     def search(self, vector: NDArray[np.float32], k: int) -> list[Hit]:
@@ -244,7 +272,7 @@ class MilvusIndex:
         while True:
             found = self._call(lambda lim=limit: self._client.search(  # type: ignore[misc]
                 self.collection, data=[q], limit=lim, output_fields=["subject_id"],
-                search_params=self._search_params, consistency_level="Strong",
+                search_params=self._search_params, consistency_level=self.consistency(),
                 timeout=self._timeout))
             rows = list(found[0]) if found else []
             hits = self._best_per_subject(rows, k)

@@ -104,7 +104,8 @@ class Facegate:
         self.documents = Documents(uow=uow, gate=gate, clock=clock,
                                    deployments=self.deployments, filing=self.filing,
                                    checkpoint=self.audit.checkpoint)
-        self.readiness = Readiness(uow=uow, gate=gate, audit=audit, facts=facts,
+        self.readiness = Readiness(uow=uow, reader=self.reader, gate=gate, audit=audit,
+                                   facts=facts,
                                    recogniser=self.recogniser, indexes=indexes)
         self.dashboard = Dashboard(uow=uow, gate=gate, clock=clock, facts=facts)
 
@@ -139,6 +140,10 @@ class Facegate:
     def uow(self) -> UnitOfWork:
         """A unit of work: one session, one transaction."""
         return UnitOfWork(self._sessions, self.keyring, self.vaults)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work that only reads (it never holds up the writers)."""
+        return UnitOfWork(self._sessions, self.keyring, self.vaults, read_only=True)
 
     def close(self) -> None:
         self.db.dispose()

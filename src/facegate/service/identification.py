@@ -117,6 +117,7 @@ class Identification:
         already matches at the deployment's 1:N threshold, best first (each confirmed as an
         identification candidate would be). ``decision``: the enrolment's, whose permit opens
         the deployment's index."""
+        self.indexes.wait_loaded(dep.id)
         with self.indexes.lock:
             index = self.indexes.for_deployment(uow, decision, dep.id, engine)
             threshold, _ = self.recogniser.threshold_at(manifest, key_of(engine),
@@ -159,6 +160,7 @@ class Identification:
             raise
         scan = scans[0]
         searched = scan.faces[:MAX_FACES]
+        self.indexes.wait_loaded(deployment_id)  # a start's load of this index, not a second
         with self.indexes.lock, self.uow() as uow:
             s = uow.session
             galleries = []

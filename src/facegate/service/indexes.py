@@ -71,16 +71,18 @@ class IndexRegistry:
         self._rotations: dict[tuple[str, int, int], NDArray[np.float64]] = {}
         self.rebuilds = 0  # full rebuilds from the store, in this process
         self.lock = threading.RLock()
+        self._loading: dict[tuple[str, str], threading.Event] = {}  # preloads under way
 
     def rotation(self, deployment_id: str, epoch: int, dim: int) -> NDArray[np.float64]:
         """The deployment's secret rotation of ``dim``-dimensional templates at ``epoch``."""
         slot = (deployment_id, epoch, dim)
-        found = self._rotations.get(slot)
-        if found is None:
-            self._drop_rotations(deployment_id, keep=epoch)  # the deployment was re-keyed
-            found = rotation(self._keyring.index_seed(deployment_id, epoch), dim)
-            self._rotations[slot] = found
-        return found
+        with self.lock:
+            found = self._rotations.get(slot)
+            if found is None:
+                self._drop_rotations(deployment_id, keep=epoch)  # the deployment was re-keyed
+                found = rotation(self._keyring.index_seed(deployment_id, epoch), dim)
+                self._rotations[slot] = found
+            return found
 
     def for_deployment(self, uow: UnitOfWork, decision: Decision, deployment_id: str,
                        engine: Engine) -> ProtectedIndex:
@@ -99,6 +101,40 @@ class IndexRegistry:
                     self._indexes[slot] = (changes[-1].seq, index)
                     return index
             return self._rebuild(uow, decision, slot, engine)
+
+    def preload(self, uow: UnitOfWork, decision: Decision, deployment_id: str,
+                engine: Engine) -> ProtectedIndex:
+        """Build the deployment's index from the store without holding ``lock`` (a million
+        templates take tens of seconds; withdrawals and other deployments' searches go on),
+        then hold it. Searches of this deployment wait for it (``wait_loaded``) instead of
+        building their own; changes committed meanwhile are applied by the next
+        ``for_deployment``, as after any rebuild. ``uow``: a read-only one serves."""
+        slot = (deployment_id, key_of(engine))
+        done = threading.Event()
+        with self.lock:
+            held = self._indexes.get(slot)
+            if held is not None:
+                return held[1]
+            self._loading[slot] = done
+        try:
+            seq, index = self._build(uow, decision, slot, engine)
+            with self.lock:
+                if slot not in self._indexes:
+                    self._indexes[slot] = (seq, index)
+                    self.rebuilds += 1
+                return self._indexes[slot][1]
+        finally:
+            with self.lock:
+                self._loading.pop(slot, None)
+            done.set()
+
+    def wait_loaded(self, deployment_id: str, timeout: float | None = None) -> None:
+        """Wait until no preload of the deployment's indexes is under way (call it before
+        taking ``lock``)."""
+        with self.lock:
+            waiting = [e for (dep, _), e in self._loading.items() if dep == deployment_id]
+        for event in waiting:
+            event.wait(timeout)
 
     def _apply(self, uow: UnitOfWork, decision: Decision, slot: tuple[str, str],
                engine: Engine, index: ProtectedIndex, changes: list[IndexChange]) -> bool:
@@ -138,6 +174,14 @@ class IndexRegistry:
 
     def _rebuild(self, uow: UnitOfWork, decision: Decision, slot: tuple[str, str],
                  engine: Engine) -> ProtectedIndex:
+        seq, index = self._build(uow, decision, slot, engine)
+        self._indexes[slot] = (seq, index)
+        self.rebuilds += 1
+        return index
+
+    def _build(self, uow: UnitOfWork, decision: Decision, slot: tuple[str, str],
+               engine: Engine) -> tuple[int, ProtectedIndex]:
+        """A new index of the deployment from the store, and the change it is current to."""
         s = uow.session
         deployment_id = slot[0]
         # Read before the templates: a change that lands meanwhile is applied again later.
@@ -159,9 +203,7 @@ class IndexRegistry:
         settle = getattr(inner, "remove_absent", None)
         if settle is not None:  # a shared collection: what the store no longer has goes
             settle()
-        self._indexes[slot] = (seq, index)
-        self.rebuilds += 1
-        return index
+        return seq, index
 
     def _inner(self, kind: str, engine: Engine, deployment_id: str, epoch: int) -> VectorIndex:
         """A new index of ``kind``: empty, or for milvus, the collection other processes

@@ -7,8 +7,11 @@ its index from the store while the caller waits (a million templates take tens o
 registered for 1:N (``purpose.bound``), it has not ended face recognition
 (``filing.deregister``)) and leaves an audit record with the number of templates loaded; the
 index itself opens only templates whose consent stands and whose retention runs, as every
-rebuild does. Liveness (``/healthz``) holds meanwhile; readiness holds once every index is
-loaded and the store answers.
+rebuild does. Each index is built in a read-only transaction and without the registry's
+lock (``IndexRegistry.preload``): withdrawals, enrolments and other deployments' searches go
+on while a large gallery loads, and a search of the deployment being loaded waits for it
+rather than building a second copy. Liveness (``/healthz``) holds meanwhile; readiness holds
+once every index is loaded and the store answers.
 
 An index loaded here is still only a proposer: identification confirms every candidate
 against the store, so a load that races a withdrawal costs time, never correctness."""
@@ -65,6 +68,7 @@ class LoadState:
 @dataclass(frozen=True, kw_only=True)
 class Readiness:
     uow: UowFactory
+    reader: UowFactory  # read-only units of work: a load never holds up the writers
     gate: Gatekeeper
     audit: AuditLog
     facts: FactBuilder
@@ -79,7 +83,7 @@ class Readiness:
                        error=None)
         started = time.perf_counter()
         try:
-            with self.uow() as uow:
+            with self.reader() as uow:
                 ids = list(uow.session.execute(select(Deployment.id).where(
                     Deployment.status == "active", Deployment.mode == "identify")
                     .order_by(Deployment.id)).scalars())
@@ -93,7 +97,7 @@ class Readiness:
         return self.state.view()
 
     def _load(self, actor: Actor, deployment_id: str) -> None:
-        with self.uow() as uow:
+        with self.reader() as uow:
             dep, manifest = records.deployment(uow.session, deployment_id)
             facts = self.facts.at_deployment(uow.session, actor, "index.load", dep, manifest,
                                              purpose=None)
@@ -108,11 +112,12 @@ class Readiness:
         for key in keys:
             engine = self.recogniser.engine_for(key)
             t = time.perf_counter()
-            with self.indexes.lock, self.uow() as uow:
-                index = self.indexes.for_deployment(uow, decision, deployment_id, engine)
-                seconds = round(time.perf_counter() - t, 3)
-                entry = {"deployment": deployment_id, "engine": key, "templates": len(index),
-                         "backend": type(index.inner).__name__, "seconds": seconds}
+            with self.reader() as uow:
+                index = self.indexes.preload(uow, decision, deployment_id, engine)
+            seconds = round(time.perf_counter() - t, 3)
+            entry = {"deployment": deployment_id, "engine": key, "templates": len(index),
+                     "backend": type(index.inner).__name__, "seconds": seconds}
+            with self.uow() as uow:
                 self.audit.record(uow.session, actor, "index.load", "allowed", decision.rules,
                                   deployment=deployment_id, purpose=purpose,
                                   detail={"engine": key, "template_count": len(index),
@@ -126,7 +131,7 @@ class Readiness:
         (exact search serves until it does)."""
         view = self.state.view()
         try:
-            with self.uow() as uow:
+            with self.reader() as uow:
                 uow.session.execute(text("SELECT 1"))
             store = True
         except Exception:  # the probe reports it; the next probe tries again

@@ -37,6 +37,12 @@ def owner_only(url: str) -> None:
             p.chmod(0o600)
 
 
+# How long a connection waits for SQLite's write lock.
+BUSY_TIMEOUT_MS = 30000
+# The execution option of a read-only unit of work's connection (``UnitOfWork``).
+READ_ONLY = "facegate_read_only"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         owner_only(url)
@@ -48,14 +54,19 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA secure_delete=ON")  # deleted templates are overwritten
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA temp_store=MEMORY")  # sorts and temporary tables: no file
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            # Take the write lock at BEGIN: no lost updates between concurrent processes.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Take the write lock at BEGIN: no lost updates between concurrent processes. A
+            # read-only unit of work (``UnitOfWork(read_only=True)``) reads a snapshot of the
+            # write-ahead log without the lock, so writers go on meanwhile.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN DEFERRED")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         # Let SQLAlchemy's own BEGIN through to our listener (pysqlite's legacy mode off).
         @event.listens_for(engine, "connect")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.crypto import KeyRing
 from facegate.store.backup import Vaults
+from facegate.store.db import BUSY_TIMEOUT_MS, READ_ONLY
 from facegate.store.models import SubjectKey
 from facegate.store.repository import TemplateRepository
 
@@ -23,13 +24,19 @@ SHRED_WAIT_S = 5.0
 
 class UnitOfWork:
     def __init__(self, factory: sessionmaker[Session], keyring: KeyRing,
-                 vaults: Vaults | None = None) -> None:
+                 vaults: Vaults | None = None, *, read_only: bool = False) -> None:
+        """``read_only``: a transaction that only reads; on SQLite it does not take the write
+        lock at its start (``facegate.store.db``), so a long read (an index rebuilt from a
+        million templates) never holds up the writers."""
         self._factory = factory
         self.keyring = keyring
         self._vaults = vaults
+        self._read_only = read_only
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        if self._read_only:
+            self.session.connection(execution_options={READ_ONLY: True})
         self.templates = TemplateRepository(self.session, self.keyring)
         self._destroyed: set[str] = set()
         event.listen(self.session, "after_flush", self._keys_destroyed)
@@ -75,10 +82,13 @@ class UnitOfWork:
         if engine.dialect.name != "sqlite":
             return
         raw = engine.raw_connection()  # outside any transaction: a checkpoint needs none open
+        sqlite = raw.driver_connection
+        assert sqlite is not None
         try:
-            sqlite = raw.driver_connection
-            assert sqlite is not None
             deadline = time.monotonic() + SHRED_WAIT_S
+            # Each try waits briefly, not the connection's busy timeout: a long read (an index
+            # loading) may hold the log far longer than a deletion's answer may wait.
+            sqlite.execute("PRAGMA busy_timeout=50")
             while True:  # another connection's read can hold the log for a moment
                 busy, _, _ = sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 if not busy:
@@ -87,6 +97,7 @@ class UnitOfWork:
                     break
                 time.sleep(0.02)
         finally:
+            sqlite.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             raw.close()
         # The deletion is committed and its answer must not say otherwise. The log keeps the
         # old pages (ciphertext whose key is already destroyed) until the next deletion's
