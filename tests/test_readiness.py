@@ -152,6 +152,14 @@ def test_the_gate_decides_who_loads_which_index() -> None:
     assert allowed.allowed, allowed.refused_by
 
 
+def test_a_load_brings_a_held_index_up_to_date(service: Facegate, door: str) -> None:
+    _enrol(service, door, "RD-4")
+    service.readiness.load(LOADER)  # holds the index with one template
+    _enrol(service, door, "RD-5")
+    out = service.readiness.load(LOADER)
+    assert [e["templates"] for e in out["loaded"] if e["deployment"] == door] == [2]
+
+
 def test_not_ready_before_loading(service: Facegate) -> None:
     status = service.readiness.status()
     assert status["ready"] is False and status["phase"] == "waiting" and status["store"]

@@ -112,9 +112,8 @@ class IndexRegistry:
         slot = (deployment_id, key_of(engine))
         done = threading.Event()
         with self.lock:
-            held = self._indexes.get(slot)
-            if held is not None:
-                return held[1]
+            if slot in self._indexes:  # held already: brought up to date, as for a search
+                return self.for_deployment(uow, decision, deployment_id, engine)
             self._loading[slot] = done
         try:
             seq, index = self._build(uow, decision, slot, engine)
