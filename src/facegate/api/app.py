@@ -18,9 +18,11 @@ from starlette.exceptions import HTTPException
 from facegate import __version__
 from facegate.api import (
     audit,
+    batch,
     compliance,
     consents,
     deployments,
+    docs,
     engines,
     health,
     keys,
@@ -32,18 +34,20 @@ from facegate.api.deps import Unauthorised, error
 from facegate.api.errors import COMMON, describe_errors
 from facegate.api.failures import ContainErrors
 from facegate.api.limits import BodyLimit
-from facegate.errors import FacegateError
+from facegate.api.metrics import Observe
+from facegate.api.metrics import router as metrics_router
+from facegate.errors import FacegateError, unique_clauses
 from facegate.policy.packs import get_pack
 from facegate.service import Actor, Facegate, Settings
-from facegate.web import console, public
+from facegate.web import console, home, public
 from facegate.web.security import SecurityHeaders
 
 SYSTEM = Actor("system:housekeeping", "admin")
 LOADER = Actor("system:index-loader", "admin")
 
 # Each resource's routes; the OpenAPI document lists them in this order.
-ROUTERS = (health, deployments, engines, compliance, subjects, consents, matching, rules, audit,
-           keys)
+ROUTERS = (health, deployments, engines, compliance, subjects, consents, matching, batch, rules,
+           audit, keys)
 
 
 def _housekeeper(service: Facegate, every_s: float, stop: threading.Event) -> None:
@@ -74,10 +78,11 @@ def _load_indexes(service: Facegate) -> None:
 
 
 def _handle_errors(app: FastAPI) -> None:
-    """Every error as a JSON body: the service's errors with their status and rules, bad
-    input as 422 with each problem, a missing or unknown key as 401 (429 once the client's
-    address is locked out after repeated failures), an unknown path or method under /v1 in
-    the same shape (``api/errors.py`` describes them in the OpenAPI document)."""
+    """Every error as a JSON body, told in English (``message``) and Chinese (``message_zh``):
+    the service's errors with their status and rules, bad input as 422 with each problem, a
+    missing or unknown key as 401 (429 once the client's address is locked out after repeated
+    failures), an unknown path or method under /v1 in the same shape (``api/errors.py``
+    describes them in the OpenAPI document)."""
 
     @app.exception_handler(FacegateError)
     async def _facegate_error(_: Request, exc: FacegateError) -> JSONResponse:
@@ -85,18 +90,20 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = unique_clauses(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                  for e in exc.errors())
         return error(422, {"error": "bad_input", "message": "; ".join(problems),
+                           "message_zh": "请求不符合其格式：" + "；".join(problems),
                            "problems": problems})
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
         if not request.url.path.startswith("/v1/"):
             return await http_exception_handler(request, exc)
-        name = {400: "bad_request", 404: "not_found",
-                405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        name, zh = _HTTP_ERRORS.get(exc.status_code, ("http_error", "请求无法处理。"))
         return JSONResponse(status_code=exc.status_code, headers=exc.headers,
-                            content={"error": name, "message": str(exc.detail), "rules": []})
+                            content={"error": name, "message": str(exc.detail),
+                                     "message_zh": zh, "rules": []})
 
     @app.exception_handler(Unauthorised)
     async def _unauth(_: Request, exc: Unauthorised) -> JSONResponse:
@@ -106,11 +113,20 @@ def _handle_errors(app: FastAPI) -> None:
                                          "message": "too many failed authentications from "
                                                     "this address; retry after "
                                                     f"{exc.retry_after} s",
+                                         "message_zh": "此地址认证失败次数过多；请在 "
+                                                       f"{exc.retry_after} 秒后重试",
                                          "rules": ["security.controls"]})
         return JSONResponse(status_code=401, headers={"WWW-Authenticate": "APIKey"},
                             content={"error": "unauthorised",
                                      "message": "a valid API key is required (X-API-Key)",
+                                     "message_zh": "需要有效的 API 密钥（X-API-Key）",
                                      "rules": ["security.controls"]})
+
+
+# Errors of the HTTP layer under /v1: their names and what they say in Chinese.
+_HTTP_ERRORS = {400: ("bad_request", "请求无法解析。"),
+                404: ("not_found", "没有这个地址。"),
+                405: ("method_not_allowed", "此地址不支持该请求方法。")}
 
 
 def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> FastAPI:
@@ -147,21 +163,26 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
         description="Face recognition in which every operation passes a policy gate built from "
                     "the CAC face recognition rules and leaves a hash-chained audit record.",
         responses=COMMON,
+        docs_url=None, redoc_url=None,  # served by api/docs.py, without a CDN
     )
     app.state.service = service
     _handle_errors(app)
     for resource in ROUTERS:
         app.include_router(resource.router)
     describe_errors(app)
+    docs.install(app)
 
     # ---- web pages: the officer's console and the person's pages --------------------------
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=service.settings.image_limits.max_request_bytes)
-    app.add_middleware(ContainErrors)  # outermost of ours: a 500 never closes the connection
+    app.add_middleware(ContainErrors)  # a 500 never closes the connection
+    app.add_middleware(Observe)  # outermost of ours: metrics and the access log see every answer
     app.mount("/static", StaticFiles(packages=[("facegate.web", "static")]), name="static")
     app.include_router(public.router(service))
     app.include_router(console.router(service))
+    app.include_router(home.router)
+    app.include_router(metrics_router(service))
 
     return app
 

@@ -15,6 +15,7 @@ import typer
 from facegate.cli import compliance
 from facegate.cli.common import STATE, actor, emit, read_image, read_manifest, report
 from facegate.cli.engine import engine_app
+from facegate.cli.options import show_version, use_config
 from facegate.cli.serve import serve
 from facegate.errors import BadInput, FacegateError
 from facegate.policy.packs import PACKS
@@ -42,8 +43,13 @@ def main_options(
     data: Annotated[Path | None, typer.Option(
         "--data", help="Data directory (default: $FACEGATE_DATA or ./facegate-data).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="A TOML configuration file (default: $FACEGATE_CONFIG).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     STATE.data, STATE.json, STATE._service = data, as_json, None
+    use_config(config)
 
 
 @app.command()

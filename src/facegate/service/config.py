@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facegate.errors import BadInput
 from facegate.images import ImageLimits
 from facegate.policy import DEFAULT_PACK, get_pack
+from facegate.service import config_file
 
 # Decision thresholds are chosen from a target false-match rate (FMR), not guessed. Per
 # engine/model: the cosine-similarity threshold at each target FMR, measured on LFW through
@@ -61,6 +61,17 @@ def identify_fmr(table: Mapping[float, float], gallery: int, ceiling: float = DE
     return max(fits) if fits else min(table)
 
 
+def _number(env: Mapping[str, str], name: str, default: float | None = None) -> float:
+    """The number in variable ``name`` (``default`` when unset), or ``BadInput`` naming it."""
+    value = env.get(name)
+    if not value and default is not None:
+        return default
+    try:
+        return float(value or "")
+    except ValueError:
+        raise BadInput(f"{name} must be a number, not {value!r}") from None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -99,22 +110,32 @@ class Settings:
     milvus_token: str | None = None
 
     @classmethod
-    def from_env(cls, data_dir: str | Path | None = None) -> Settings:
-        raw = data_dir or os.environ.get("FACEGATE_DATA") or "./facegate-data"
-        pack = os.environ.get("FACEGATE_RULE_PACK") or DEFAULT_PACK
+    def from_env(cls, data_dir: str | Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings from the environment, over the configuration file that
+        ``FACEGATE_CONFIG`` names, if any (``service/config_file.py``)."""
+        env = config_file.layered(environ)
+        raw = data_dir or env.get("FACEGATE_DATA") or "./facegate-data"
+        pack = env.get("FACEGATE_RULE_PACK") or DEFAULT_PACK
         get_pack(pack)
-        threshold = os.environ.get("FACEGATE_THRESHOLD")
-        fmr = float(os.environ.get("FACEGATE_FMR") or DEFAULT_FMR)
+        threshold = env.get("FACEGATE_THRESHOLD")
+        zone = env.get("FACEGATE_TIMEZONE") or "Asia/Shanghai"
+        try:
+            ZoneInfo(zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise BadInput(f"FACEGATE_TIMEZONE {zone!r} is not a known time zone") from None
         return cls(data_dir=Path(raw).expanduser(),
-                   database_url=os.environ.get("FACEGATE_DATABASE_URL") or None,
-                   rule_pack=pack, threshold=float(threshold) if threshold else None,
-                   fmr_target=fmr,
-                   engine_config=Path(os.environ["FACEGATE_ENGINE_CONFIG"])
-                   if os.environ.get("FACEGATE_ENGINE_CONFIG") else None,
-                   public_url=os.environ.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000",
-                   index_backend=index_backend(os.environ.get("FACEGATE_INDEX") or "exact"),
-                   milvus_uri=os.environ.get("FACEGATE_MILVUS_URI") or "http://127.0.0.1:19530",
-                   milvus_token=os.environ.get("FACEGATE_MILVUS_TOKEN") or None)
+                   database_url=env.get("FACEGATE_DATABASE_URL") or None,
+                   rule_pack=pack,
+                   threshold=_number(env, "FACEGATE_THRESHOLD") if threshold else None,
+                   fmr_target=_number(env, "FACEGATE_FMR", DEFAULT_FMR),
+                   engine_config=Path(env["FACEGATE_ENGINE_CONFIG"])
+                   if env.get("FACEGATE_ENGINE_CONFIG") else None,
+                   timezone=zone,
+                   public_url=env.get("FACEGATE_PUBLIC_URL") or "http://127.0.0.1:8000",
+                   index_backend=index_backend(env.get("FACEGATE_INDEX") or "exact"),
+                   milvus_uri=env.get("FACEGATE_MILVUS_URI") or "http://127.0.0.1:19530",
+                   milvus_token=env.get("FACEGATE_MILVUS_TOKEN") or None)
 
     @property
     def tz(self) -> ZoneInfo:

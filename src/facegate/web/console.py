@@ -30,6 +30,7 @@ from facegate.web.security import (
     Session,
     Signer,
     csrf_ok,
+    needs_https,
     new_session,
     read_session,
     save_session,
@@ -80,17 +81,29 @@ def router(service: Facegate) -> APIRouter:
 
     # ---- sign-in ------------------------------------------------------------------------
 
+    def https_required(request: Request, status_code: int) -> Response:
+        """The sign-in page without its form: HTTPS is required here."""
+        https = service.settings.public_url.rstrip("/")
+        return page(request, "console/login.html", csrf="", status_code=status_code,
+                    error="https_required", pack=service.settings.rule_pack,
+                    secure_url=https + LOGIN if https.startswith("https://") else None)
+
     @r.get("/login")
     def login_form(request: Request, error: str | None = None) -> Response:
+        if needs_https(request):
+            return https_required(request, 200)
         token = secrets.token_urlsafe(24)
         out = page(request, "console/login.html", csrf=token, error=error,
                    pack=service.settings.rule_pack)
-        set_cookie(out, service.settings.public_url, LOGIN_CSRF_COOKIE, token, max_age=3600)
+        set_cookie(out, service.settings.public_url, LOGIN_CSRF_COOKIE, token, max_age=3600,
+                   request=request)
         return out
 
     @r.post("/login")
     def login(request: Request, api_key: Annotated[str, Form()],
               csrf: Annotated[str, Form()]) -> Response:
+        if needs_https(request):  # the key is not even looked at
+            return https_required(request, 403)
         if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
             return page(request, "console/login.html", csrf=csrf, status_code=403,
                         error="expired", pack=service.settings.rule_pack)
@@ -110,7 +123,7 @@ def router(service: Facegate) -> APIRouter:
         key_id, who = found
         out = RedirectResponse("/console", status_code=303)
         save_session(out, service.settings.public_url, signer,
-                     new_session(key_id, who.name, who.role))
+                     new_session(key_id, who.name, who.role), request)
         out.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         return out
 

@@ -8,13 +8,20 @@ after logout. The list lives in memory: with several serving processes a sign-ou
 only to the process that handled it (run one process, or sticky sessions, or revoke the key).
 Forms carry a CSRF token bound to the session (or, before sign-in, to a separate cookie).
 Cookies are HttpOnly and SameSite=Strict; they are Secure when the configured public URL
-(``FACEGATE_PUBLIC_URL``) is https, never decided from the request's Host header."""
+(``FACEGATE_PUBLIC_URL``) is https or the request itself came over HTTPS (served with TLS, or
+from a trusted proxy's ``X-Forwarded-Proto``), never decided from the request's Host header.
+
+Signing in over plain HTTP to an address of this machine other than loopback is refused with
+a page that says HTTPS is required (``needs_https``): the API key would cross the network in
+clear, and a browser drops a Secure cookie sent over plain HTTP, so the sign-in could not
+hold anyway."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import threading
@@ -125,15 +132,41 @@ def secure_cookie(public_url: str) -> bool:
     return urlsplit(public_url).scheme.lower() == "https"
 
 
+def over_https(request: Request | None) -> bool:
+    """The request came over HTTPS: uvicorn's TLS, or a trusted proxy's forwarded scheme."""
+    return request is not None and request.scope.get("scheme") == "https"
+
+
+def network_address(address: str | None) -> bool:
+    """``address`` is an IP address other than loopback (127.0.0.0/8, ::1, ::ffff:127.x.x.x).
+    A name that is no IP address (a test harness's, a Unix socket's path) is not one."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return not (ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def needs_https(request: Request) -> bool:
+    """Plain HTTP that reached this machine on a network address (not loopback): the local
+    address the connection arrived on decides, never the Host header."""
+    if over_https(request):
+        return False
+    server = request.scope.get("server")
+    return server is not None and network_address(str(server[0]))
+
+
 def set_cookie(response: Response, public_url: str, name: str, value: str,
-               max_age: int = SESSION_SECONDS) -> None:
+               max_age: int = SESSION_SECONDS, request: Request | None = None) -> None:
     response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
-                        secure=secure_cookie(public_url), path="/")
+                        secure=secure_cookie(public_url) or over_https(request), path="/")
 
 
 def save_session(response: Response, public_url: str, signer: Signer,
-                 session: Session) -> None:
-    set_cookie(response, public_url, SESSION_COOKIE, signer.dumps(session.__dict__))
+                 session: Session, request: Request | None = None) -> None:
+    set_cookie(response, public_url, SESSION_COOKIE, signer.dumps(session.__dict__),
+               request=request)
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
