@@ -140,6 +140,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Maker]] = {
         query={"format": "html"}, json={"sha256": "0" * 64})),
     ("GET", "/v1/filing/dossier"): (OFFICE, lambda w: Call(query={"format": "html"})),
     ("POST", "/v1/subjects"): (OFFICE, lambda w: Call(json={"ref": _unique("MX-R-")})),
+    ("GET", "/v1/subjects"): (OFFICE, lambda w: Call(query={"limit": "5"})),
     ("GET", "/v1/subjects/{subject_id}"): (OFFICE, lambda w: Call(path={"subject_id": w.sid})),
     ("DELETE", "/v1/subjects/{subject_id}"): (OFFICE, lambda w: Call(
         path={"subject_id": w.fresh_sid()})),
@@ -151,6 +152,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Maker]] = {
     ("POST", "/v1/decline"): (FACES_OFFICE, lambda w: Call(json={"deployment": w.dep})),
     ("POST", "/v1/enrol"): (FACES, lambda w: Call(
         data={"subject": w.sid, "deployment": w.dep},
+        files=[("images", ("a.jpg", w.image, "image/jpeg"))])),
+    ("POST", "/v1/enrol/batch"): (FACES, lambda w: Call(
+        data={"deployment": w.dep, "subject": w.sid},
         files=[("images", ("a.jpg", w.image, "image/jpeg"))])),
     ("POST", "/v1/verify"): (FACES, lambda w: Call(
         data={"subject": w.sid, "deployment": w.dep}, files=[_image(w)])),
@@ -169,6 +173,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Maker]] = {
     ("GET", "/v1/audit/trail"): (AUDIT, lambda w: Call()),
     ("POST", "/v1/keys"): (ADMIN_ONLY, lambda w: Call(
         json={"name": _unique("mx-k"), "role": "auditor"})),
+    ("GET", "/v1/keys"): (ADMIN_ONLY, lambda w: Call()),
+    ("DELETE", "/v1/keys/{key_id}"): (ADMIN_ONLY, lambda w: Call(path={
+        "key_id": w.service.keys.create(ADMIN, _unique("mx-r"), "auditor")["id"]})),
     ("GET", "/v1/whoami"): (ALL, lambda w: Call()),
 }
 

@@ -10,8 +10,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
+from facegate.api.paging import (
+    KNOWN_QUERY,
+    LIMIT_MAX,
+    PAGED,
+    Page,
+    Paging,
+    paginate,
+    paginate_in_order,
+)
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], dependencies=KNOWN_QUERY)
 
 
 class AuditRecordOut(BaseModel):
@@ -40,12 +49,28 @@ class ChainReport(BaseModel):
     head_hash: str
 
 
-@router.get("/v1/audit", response_model=list[AuditRecordOut])
-def audit_tail(who: Who, service: Service, n: Annotated[int, Query(ge=1, le=1000)] = 50,
+# ``n``, the page size before ``limit`` existed: still honoured, in place of ``limit``.
+OLD_N = Query(ge=1, le=LIMIT_MAX, deprecated=True, description="Use ``limit``.")
+
+
+def _sized(page: Page, n: int | None) -> Page:
+    return page if n is None else Page(n, page.cursor)
+
+
+@router.get("/v1/audit", response_model=list[AuditRecordOut], responses=PAGED)
+def audit_tail(who: Who, service: Service, page: Paging, response: Response,
                operation: str | None = None, subject: str | None = None,
-               deployment: str | None = None) -> list[dict[str, Any]]:
-    return service.audit.tail(who, n, operation=operation, subject=subject,
-                              deployment=deployment)
+               deployment: str | None = None,
+               n: Annotated[int | None, OLD_N] = None) -> list[dict[str, Any]]:
+    """The latest ``limit`` records matching the filters, oldest first; the next page
+    (``X-Next-Cursor``) holds the records before them."""
+    page = _sized(page, n)
+    after = page.after("audit")
+    records = service.audit.page(who, page.limit + 1, int(after[0]) if after else None,
+                                 operation=operation, subject=subject, deployment=deployment)
+    newest_first = paginate(records, lambda r: (int(r["seq"]),), page, response, "audit",
+                            descending=True)
+    return newest_first[::-1]
 
 
 @router.get("/v1/audit/verify", response_model=ChainReport)
@@ -83,11 +108,13 @@ def audit_checkpoint(who: Who, service: Service) -> dict[str, Any]:
     return service.audit.checkpoint(who)
 
 
-@router.get("/v1/audit/checkpoints", response_model=list[Checkpoint])
-def audit_checkpoints(who: Who, service: Service,
-                      n: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
-    """The latest checkpoints kept outside the data directory, newest first."""
-    return service.audit.checkpoints(who, n)
+@router.get("/v1/audit/checkpoints", response_model=list[Checkpoint], responses=PAGED)
+def audit_checkpoints(who: Who, service: Service, page: Paging, response: Response,
+                      n: Annotated[int | None, OLD_N] = None) -> list[dict[str, Any]]:
+    """The checkpoints kept outside the data directory, newest first, paginated."""
+    page = _sized(page, n)
+    return paginate_in_order(service.audit.checkpoints(who, 1_000_000),
+                             lambda c: str(c["signature"]), page, response, "checkpoints")
 
 
 @router.get("/v1/audit/proof/{seq}", response_model=InclusionProof)

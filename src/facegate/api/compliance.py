@@ -11,10 +11,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import DOCUMENT, Service, Who, document
+from facegate.api.paging import KNOWN_QUERY, PAGED, Paging, paginate
 from facegate.api.schemas import ConsentOut, DecisionOut, DeletionReceipt, TemplateOut
 from facegate.service.limits import ID_MAX, REF_MAX, TEXT_MAX, TRANSACTION_MAX
 
-router = APIRouter()
+router = APIRouter(dependencies=KNOWN_QUERY)
 
 
 class AssessmentIn(BaseModel):
@@ -125,6 +126,8 @@ class HousekeepingOut(BaseModel):
     expired_templates: int
     subjects: int
     deployments: list[str]
+    index_log_pruned: int = Field(description="Rows of the 1:N index change log older than "
+                                              "a day, removed.")
     filing_warnings: list[FilingWarning]
 
 
@@ -200,9 +203,12 @@ def record_assessment(who: Who, service: Service, deployment_id: str,
 
 
 @router.get("/v1/deployments/{deployment_id}/assessments", tags=["assessments"],
-            response_model=list[AssessmentOut])
-def list_assessments(who: Who, service: Service, deployment_id: str) -> list[dict[str, Any]]:
-    return service.assessments.all(who, deployment_id)
+            response_model=list[AssessmentOut], responses=PAGED)
+def list_assessments(who: Who, service: Service, deployment_id: str, page: Paging,
+                     response: Response) -> list[dict[str, Any]]:
+    """The deployment's assessments by version, paginated; the latest says if it is stale."""
+    return paginate(service.assessments.all(who, deployment_id), lambda a: (int(a["version"]),),
+                    page, response, f"assessments:{deployment_id}")
 
 
 @router.delete("/v1/deployments/{deployment_id}/assessments/{version}", tags=["assessments"],

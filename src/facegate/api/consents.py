@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
+from facegate.api.paging import KNOWN_QUERY, PAGED, Paging, paginate_in_order
 from facegate.api.schemas import Alternative, ConsentOut, DecisionOut, DeletionReceipt
 from facegate.service.limits import ID_MAX, REF_MAX, RELATIONSHIP_MAX, TRANSACTION_MAX
 
-router = APIRouter()
+router = APIRouter(dependencies=KNOWN_QUERY)
 
 
 class ConsentIn(BaseModel):
@@ -65,10 +66,14 @@ def withdraw_consent(who: Who, service: Service, body: WithdrawIn) -> dict[str, 
     return service.consents.withdraw(who, body.subject, body.deployment)
 
 
-@router.get("/v1/consents", tags=["consents"], response_model=list[ConsentOut])
-def list_consents(who: Who, service: Service, subject: str | None = None,
+@router.get("/v1/consents", tags=["consents"], response_model=list[ConsentOut],
+            responses=PAGED)
+def list_consents(who: Who, service: Service, page: Paging, response: Response,
+                  subject: str | None = None,
                   deployment: str | None = None) -> list[dict[str, Any]]:
-    return service.consents.all(who, subject, deployment)
+    """Consents, oldest first, of a subject and/or at a deployment; paginated."""
+    return paginate_in_order(service.consents.all(who, subject, deployment),
+                             lambda c: str(c["id"]), page, response, "consents")
 
 
 @router.post("/v1/decline", tags=["faces"], response_model=Declined)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api.deps import Service, Who
+from facegate.api.manifests import MANIFEST_BODY, UNSUPPORTED, Manifest
+from facegate.api.paging import KNOWN_QUERY, PAGED, Paging, paginate_in_order
 from facegate.api.schemas import DecisionOut
 
-router = APIRouter(tags=["deployments"])
+router = APIRouter(tags=["deployments"], dependencies=KNOWN_QUERY)
 
 
 class AssessmentState(BaseModel):
@@ -87,23 +89,35 @@ class NoticeOut(BaseModel):
     images_kept: bool | None = None
 
 
-@router.post("/v1/deployments", status_code=201, response_model=DeploymentApplied)
-def apply_deployment(who: Who, service: Service, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Validate a manifest against the rules and register it (or refuse: 403/422)."""
+MANIFEST_TYPES = ("The manifest is the body: JSON (``application/json``) or YAML "
+                  "(``application/yaml``, ``text/yaml``), e.g. ``curl --data-binary "
+                  "@deployment.yaml -H 'content-type: application/yaml'``.")
+
+
+@router.post("/v1/deployments", status_code=201, response_model=DeploymentApplied,
+             openapi_extra=MANIFEST_BODY, responses=UNSUPPORTED,
+             description="Validate a manifest against the rules and register it (or refuse: "
+                         f"403/422). {MANIFEST_TYPES}")
+def apply_deployment(who: Who, service: Service, manifest: Manifest) -> dict[str, Any]:
     return service.deployments.apply(who, manifest)
 
 
-@router.post("/v1/deployments/check", response_model=DecisionOut)
-def check_deployment(who: Who, service: Service, manifest: dict[str, Any],
+@router.post("/v1/deployments/check", response_model=DecisionOut,
+             openapi_extra=MANIFEST_BODY, responses=UNSUPPORTED,
+             description="The gate's decision on a manifest, rule by rule, without "
+                         f"registering it. {MANIFEST_TYPES}")
+def check_deployment(who: Who, service: Service, manifest: Manifest,
                      pack: str | None = None) -> dict[str, Any]:
-    """The gate's decision on a manifest, rule by rule, without registering it."""
     service.deployments.all(who)  # role check: deployment.read
     return service.deployments.check(manifest, pack, who).to_dict()
 
 
-@router.get("/v1/deployments", response_model=list[DeploymentOut])
-def list_deployments(who: Who, service: Service) -> list[dict[str, Any]]:
-    return service.deployments.all(who)
+@router.get("/v1/deployments", response_model=list[DeploymentOut], responses=PAGED)
+def list_deployments(who: Who, service: Service, page: Paging,
+                     response: Response) -> list[dict[str, Any]]:
+    """The deployments by id, paginated."""
+    return paginate_in_order(service.deployments.all(who), lambda d: str(d["id"]), page,
+                             response, "deployments")
 
 
 @router.get("/v1/deployments/{deployment_id}", response_model=DeploymentDetail)

@@ -10,8 +10,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
+from facegate.api.paging import KNOWN_QUERY
 
-router = APIRouter(tags=["engines"])
+router = APIRouter(tags=["engines"], dependencies=KNOWN_QUERY)
 
 
 class Progress(BaseModel):

@@ -1,16 +1,18 @@
-"""API keys: a new key with its role (its value is shown once), and who the caller's key is
-(``security.controls``)."""
+"""API keys: a new key with its role (its value is shown once), the keys held (never a value
+or a digest), revoking one (refused at once from then on), and who the caller's key is
+(``security.controls``; ``key.manage`` through the gate, audited)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
+from facegate.api.paging import KNOWN_QUERY, PAGED, Paging, paginate_in_order
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], dependencies=KNOWN_QUERY)
 
 
 class KeyIn(BaseModel):
@@ -25,6 +27,26 @@ class KeyCreated(BaseModel):
     key: str = Field(description="The key's value; shown only now, kept only as a digest.")
 
 
+class KeyOut(BaseModel):
+    """A key as it is listed: never its value or its digest."""
+
+    id: str
+    name: str
+    role: str
+    created_at: str
+    revoked: bool
+    revoked_at: str | None
+
+
+class KeyRevoked(BaseModel):
+    id: str
+    revoked: bool
+    revoked_at: str = Field(description="When it was revoked (the first time it was asked).")
+
+
+KeyId = Annotated[str, Path(min_length=1, max_length=40)]
+
+
 class WhoAmI(BaseModel):
     name: str
     role: str
@@ -33,6 +55,21 @@ class WhoAmI(BaseModel):
 @router.post("/v1/keys", status_code=201, response_model=KeyCreated)
 def create_key(who: Who, service: Service, body: KeyIn) -> dict[str, Any]:
     return service.keys.create(who, body.name, body.role)
+
+
+@router.get("/v1/keys", response_model=list[KeyOut], responses=PAGED)
+def list_keys(who: Who, service: Service, page: Paging,
+              response: Response) -> list[dict[str, Any]]:
+    """The keys, oldest first, paginated; revoked ones say when."""
+    return paginate_in_order(service.keys.all(who), lambda k: str(k["id"]), page, response,
+                             "keys")
+
+
+@router.delete("/v1/keys/{key_id}", response_model=KeyRevoked)
+def revoke_key(who: Who, service: Service, key_id: KeyId) -> dict[str, Any]:
+    """Revoke a key: every request with it is refused (401) from now on, and a console
+    session it signed in ends."""
+    return service.keys.revoke(who, key_id)
 
 
 @router.get("/v1/whoami")

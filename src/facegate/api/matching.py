@@ -10,11 +10,12 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api.deps import Service, Who, attrs, read_image
+from facegate.api.paging import KNOWN_QUERY
 from facegate.api.schemas import DecisionOut, Finding
 from facegate.service.identification import MAX_FACES
 from facegate.service.limits import TRANSACTION_MAX
 
-router = APIRouter(tags=["faces"])
+router = APIRouter(tags=["faces"], dependencies=KNOWN_QUERY)
 
 
 class Quality(BaseModel):

@@ -8,12 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Who
+from facegate.api.paging import KNOWN_QUERY
 from facegate.api.schemas import Bilingual
 from facegate.errors import BadInput
 from facegate.policy.catalogue import rules_catalogue
 from facegate.policy.packs import PACKS
 
-router = APIRouter(tags=["rules"])
+router = APIRouter(tags=["rules"], dependencies=KNOWN_QUERY)
 
 
 class RuleOut(BaseModel):

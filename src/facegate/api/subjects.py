@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from facegate.api.deps import Service, Who
+from facegate.api.paging import KNOWN_QUERY, PAGED, Paging, paginate
 from facegate.api.schemas import ConsentOut, DeletionReceipt, TemplateOut
 
-router = APIRouter(tags=["subjects"])
+router = APIRouter(tags=["subjects"], dependencies=KNOWN_QUERY)
 
 
 class SubjectIn(BaseModel):
@@ -21,6 +22,13 @@ class SubjectIn(BaseModel):
 
 
 class SubjectCreated(BaseModel):
+    id: str
+    created_at: str
+
+
+class SubjectListed(BaseModel):
+    """A subject in a list: its pseudonym, never its identity data."""
+
     id: str
     created_at: str
 
@@ -37,6 +45,20 @@ class SubjectOut(BaseModel):
 @router.post("/v1/subjects", status_code=201, response_model=SubjectCreated)
 def add_subject(who: Who, service: Service, body: SubjectIn) -> dict[str, Any]:
     return service.subjects.add(who, body.ref, body.birth_date)
+
+
+@router.get("/v1/subjects", response_model=list[SubjectListed], responses=PAGED)
+def list_subjects(who: Who, service: Service, page: Paging, response: Response,
+                  reference: Annotated[str | None, Query(
+                      min_length=1, max_length=200,
+                      description="An external reference: the subject that has it (an empty "
+                                  "list when none has).")] = None) -> list[dict[str, Any]]:
+    """The subjects held, by id, paginated; or the one with an external reference. Only
+    pseudonyms: ``GET /v1/subjects/{id}`` shows what is held about one. Both are audited."""
+    after = page.after("subjects")
+    rows = service.subjects.listed(who, page.limit + 1, str(after[0]) if after else None,
+                                   reference)
+    return paginate(rows, lambda r: (str(r["id"]),), page, response, "subjects")
 
 
 @router.get("/v1/subjects/{subject_id}", response_model=SubjectOut)

@@ -59,6 +59,21 @@ class AuditQueries:
         with self.uow() as uow:
             return tail(uow.session, n, **filters)
 
+    def page(self, actor: Actor, limit: int, before: int | None = None,
+             **filters: Any) -> list[dict[str, Any]]:
+        """Up to ``limit`` records, newest first, before the record ``before`` (all when
+        None), each filter given a column's value."""
+        self.gate.role(actor, "audit.read")
+        q = select(AuditRecord)
+        for col, value in filters.items():
+            if value is not None:
+                q = q.where(getattr(AuditRecord, col) == value)
+        if before is not None:
+            q = q.where(AuditRecord.seq < before)
+        with self.uow() as uow:
+            recs = uow.session.execute(q.order_by(AuditRecord.seq.desc()).limit(limit))
+            return [trail.record_dict(r) for r in recs.scalars()]
+
     def search(self, actor: Actor, n: int = 200, **filters: Any) -> list[dict[str, Any]]:
         self.gate.role(actor, "audit.read")
         with self.uow() as uow:

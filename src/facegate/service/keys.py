@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +20,13 @@ from facegate.service.ratelimit import FailureLimiter
 from facegate.store.models import ApiKey
 
 UNAUTHENTICATED = Actor("unauthenticated", "none")
+
+
+def _iso(when: datetime | None) -> str | None:
+    """A stored time in ISO 8601 with its offset; a naive one (as SQLite returns it) is UTC."""
+    if when is None:
+        return None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
 
 
 def key_digest(key: str) -> str:
@@ -50,13 +58,19 @@ class Keys:
         return {"id": kid, "name": name, "role": role, "key": key}
 
     def all(self, actor: Actor) -> list[dict[str, Any]]:
+        """Every key, oldest first: never its value or its digest (the listing is
+        audited)."""
         self.gate.role(actor, "key.manage")
         with self.uow() as uow:
-            return [{"id": k.id, "name": k.name, "role": k.role,
-                     "created_at": k.created_at.isoformat(),
-                     "revoked": k.revoked_at is not None}
-                    for k in uow.session.execute(select(ApiKey).order_by(ApiKey.created_at))
-                    .scalars()]
+            out = [{"id": k.id, "name": k.name, "role": k.role,
+                    "created_at": _iso(k.created_at), "revoked": k.revoked_at is not None,
+                    "revoked_at": _iso(k.revoked_at)}
+                   for k in uow.session.execute(select(ApiKey).order_by(ApiKey.created_at))
+                   .scalars()]
+            self.audit.record(uow.session, actor, "key.list", "allowed", ["security.controls"],
+                              detail={"keys": len(out)})
+            uow.commit()
+            return out
 
     def revoke(self, actor: Actor, key_id: str) -> dict[str, Any]:
         self.gate.role(actor, "key.manage")
@@ -64,11 +78,12 @@ class Keys:
             k = uow.session.get(ApiKey, key_id)
             if k is None:
                 raise NotFound(f"no API key {key_id!r}")
-            k.revoked_at = self.clock.now()
+            k.revoked_at = k.revoked_at or self.clock.now()  # revoked once, when first asked
+            at = _iso(k.revoked_at)
             self.audit.record(uow.session, actor, "key.revoke", "allowed",
                               ["security.controls"], detail={"key": key_id})
             uow.commit()
-        return {"id": key_id, "revoked": True}
+        return {"id": key_id, "revoked": True, "revoked_at": at}
 
     def _active(self, key: str) -> ApiKey | None:
         with self.uow() as uow:

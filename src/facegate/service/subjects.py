@@ -75,6 +75,34 @@ class Subjects:
             uow.commit()
             return ident.subject_id
 
+    def listed(self, actor: Actor, limit: int, after: str | None = None,
+               reference: str | None = None) -> list[dict[str, Any]]:
+        """Subjects held (not deleted), by id, at most ``limit`` after the id ``after``: their
+        pseudonyms and when they were added, never their identity data. With ``reference``,
+        the one subject of that external reference, found by its keyed digest (none when no
+        subject has it). The listing and the lookup are audited."""
+        self.gate.role(actor, "subject.read")
+        with self.uow() as uow:
+            s = uow.session
+            if reference is not None:
+                ident = self.identities.find(s, reference.strip())
+                rows = [] if ident is None else [
+                    r for r in [s.get(Subject, ident.subject_id)]
+                    if r is not None and r.deleted_at is None
+                    and (after is None or r.id > after)]
+                self.audit.record(s, actor, "subject.find", "allowed", ["rights.access"],
+                                  subject=ident.subject_id if ident else None,
+                                  detail={"found": bool(rows)})
+            else:
+                q = select(Subject).where(Subject.deleted_at.is_(None))
+                if after is not None:
+                    q = q.where(Subject.id > after)
+                rows = list(s.execute(q.order_by(Subject.id).limit(limit)).scalars())
+                self.audit.record(s, actor, "subject.list", "allowed", ["security.controls"],
+                                  detail={"listed": len(rows)})
+            uow.commit()
+            return [{"id": r.id, "created_at": r.created_at.isoformat()} for r in rows]
+
     def show(self, actor: Actor, subject_id: str) -> dict[str, Any]:
         """What is held about a subject (``rights.access``); never the template values."""
         decision = self.gate.role(actor, "subject.read", subject=subject_id)
