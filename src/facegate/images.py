@@ -91,10 +91,11 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArra
         # images; refuse to run rather than silently accept them.
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False")
     if not data:
-        raise InvalidImage("The image is empty.")
+        raise InvalidImage("The image is empty.", message_zh="图像为空。")
     if len(data) > limits.max_bytes:
         raise ImageTooLarge(
             f"The image is {_mib(len(data))}; the limit is {_mib(limits.max_bytes)}.",
+            message_zh=f"图像大小为 {_mib(len(data))}，上限为 {_mib(limits.max_bytes)}。",
             details={"bytes": len(data), "max_bytes": limits.max_bytes},
         )
 
@@ -103,17 +104,20 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArra
     except UnidentifiedImageError:
         raise UnsupportedImage(
             "The file is not an image in a recognised format; send a "
-            f"{_format_list(limits)} image."
+            f"{_format_list(limits)} image.",
+            message_zh=f"该文件不是可识别格式的图像；请发送 {_format_list(limits, '或')} 图像。",
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own guard (far above our limit) tripped while reading the header.
         raise ImageTooLarge(
             "The image has far too many pixels; the limit is "
             f"{limits.max_pixels / 1e6:.1f} megapixels.",
+            message_zh=f"图像像素过多；上限为 {limits.max_pixels / 1e6:.1f} 百万像素。",
             details={"max_pixels": limits.max_pixels},
         ) from None
     except _DECODE_ERRORS:
-        raise InvalidImage("The image is truncated or corrupt and cannot be decoded.") from None
+        raise InvalidImage("The image is truncated or corrupt and cannot be decoded.",
+                           message_zh="图像已截断或损坏，无法解码。") from None
 
     with image:
         return _decode_opened(image, limits)
@@ -124,16 +128,19 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
     if fmt not in limits.formats:
         raise UnsupportedImage(
             f"{fmt} images are not accepted; send a {_format_list(limits)} image.",
+            message_zh=f"不接受 {fmt} 图像；请发送 {_format_list(limits, '或')} 图像。",
             details={"format": fmt},
         )
 
     width, height = image.size
     if width < 1 or height < 1:
-        raise InvalidImage("The image has no pixels.")
+        raise InvalidImage("The image has no pixels.", message_zh="图像没有像素。")
     if width * height > limits.max_pixels:
         raise ImageTooLarge(
             f"The image is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); "
             f"the limit is {limits.max_pixels / 1e6:.1f} megapixels.",
+            message_zh=f"图像为 {width}x{height} 像素（{width * height / 1e6:.1f} 百万像素）；"
+                       f"上限为 {limits.max_pixels / 1e6:.1f} 百万像素。",
             details={"width": width, "height": height, "max_pixels": limits.max_pixels},
         )
     _check_shape(width, height, limits)
@@ -143,6 +150,7 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
     if frames > limits.max_frames:
         raise BadInput(
             f"The image has {frames} frames; send a single still image, not an animation.",
+            message_zh=f"图像有 {frames} 帧；请发送单张静态图像，而不是动画。",
             details={"frames": frames, "max_frames": limits.max_frames},
         )
 
@@ -155,13 +163,15 @@ def _decode_opened(image: Image.Image, limits: ImageLimits) -> ImageArray:
         rgb = _to_rgb(_oriented(image))
     except _DECODE_ERRORS:
         raise InvalidImage(
-            f"The {fmt} image is truncated or corrupt and cannot be decoded."
+            f"The {fmt} image is truncated or corrupt and cannot be decoded.",
+            message_zh=f"该 {fmt} 图像已截断或损坏，无法解码。",
         ) from None
 
     rgb = _downscale(rgb, limits)
     array: ImageArray = np.array(rgb, dtype=np.uint8)  # a C-contiguous, writable copy
     if array.ndim != 3 or array.shape[2] != 3:  # pragma: no cover - guarded by _to_rgb
-        raise InvalidImage("The image could not be converted to RGB.")
+        raise InvalidImage("The image could not be converted to RGB.",
+                           message_zh="图像无法转换为 RGB。")
     return array
 
 
@@ -172,6 +182,8 @@ def _check_shape(width: int, height: int, limits: ImageLimits) -> None:
         raise ImageTooSmall(
             f"The image is {width}x{height} pixels; each side must be at least "
             f"{limits.min_side} pixels to hold a face.",
+            message_zh=f"图像为 {width}x{height} 像素；每边至少需要 {limits.min_side} 像素"
+                       "才能容纳人脸。",
             details={"width": width, "height": height, "min_side": limits.min_side},
         )
     if limits.max_aspect and long > limits.max_aspect * short:
@@ -179,6 +191,8 @@ def _check_shape(width: int, height: int, limits: ImageLimits) -> None:
             f"The image is {width}x{height} pixels, {long / short:.0f} times longer one way "
             f"than the other; the limit is {limits.max_aspect:g} to 1. Send a photo of the "
             "face, not a strip or a panorama.",
+            message_zh=f"图像为 {width}x{height} 像素，一边比另一边长 {long / short:.0f} 倍；"
+                       f"上限为 {limits.max_aspect:g} 比 1。请发送人脸照片，而不是长条图或全景图。",
             details={"width": width, "height": height, "max_aspect": limits.max_aspect},
         )
 
@@ -238,11 +252,13 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB"
 
 
-def _format_list(limits: ImageLimits) -> str:
+def _format_list(limits: ImageLimits, last: str = "or") -> str:
     names = sorted(limits.formats)
     if len(names) <= 1:
         return "".join(names) or "supported"
-    return ", ".join(names[:-1]) + " or " + names[-1]
+    if last == "or":
+        return ", ".join(names[:-1]) + " or " + names[-1]
+    return "、".join(names[:-1]) + last + names[-1]
 
 
 @dataclass(frozen=True)

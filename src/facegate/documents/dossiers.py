@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from facegate.documents.localized import Picker
@@ -29,6 +30,7 @@ from facegate.documents.render import (
     _number,
     _rules_line,
     _s,
+    _when,
 )
 from facegate.documents.text import (
     AUTHORITIES,
@@ -41,12 +43,14 @@ from facegate.documents.text import (
     plain,
     word,
 )
+from facegate.localtime import DEFAULT_ZONE
 
 
-def filing_dossier(dossier: Json, lang: str, *, draft: bool = False) -> Document:
+def filing_dossier(dossier: Json, lang: str, *, draft: bool = False,
+                   tz: tzinfo = DEFAULT_ZONE) -> Document:
     """The filing dossier for the cyberspace authority (``filing.threshold``): operator
     details, purposes and methods, counts, security measures, processing rules and the impact
-    assessments."""
+    assessments; times in ``tz`` with its offset."""
     check_lang(lang)
     t = Picker(lang)
     op = _map(dossier.get("operator"))
@@ -120,7 +124,7 @@ def filing_dossier(dossier: Json, lang: str, *, draft: bool = False) -> Document
                                                          lang),)),
         Section(word("filing_rules", lang), (_bullets(dossier.get("processing_rules"), lang),)),
         Section(word("filing_assessments", lang), (pias,)),
-        Section(word("filing_checkpoint", lang), _checkpoint(dossier.get("checkpoint"), lang)),
+        Section(word("filing_checkpoint", lang), _checkpoint(dossier.get("checkpoint"), lang, tz)),
     )
     title = word("filing_title", lang)
     layout = Layout(
@@ -134,14 +138,14 @@ def filing_dossier(dossier: Json, lang: str, *, draft: bool = False) -> Document
     return _document(layout, t.fallbacks)
 
 
-def _checkpoint(value: Any, lang: str) -> tuple[Block, ...]:
+def _checkpoint(value: Any, lang: str, tz: tzinfo) -> tuple[Block, ...]:
     """The audit trail's signed checkpoint at the dossier's making (``security.controls``)."""
     cp = _map(value)
     if not cp:
         return (Para(DASH),)
     return (Para(word("checkpoint_note", lang)), Fields((
         (word("checkpoint_size", lang), _number(cp.get("size"))),
-        (word("signed_at", lang), _s(cp.get("at"))),
+        (word("signed_at", lang), _when(cp.get("at"), tz)),
         (word("root_hash", lang), Code(_s(cp.get("root")))),
         (word("public_key", lang), Code(_s(cp.get("public_key")))),
         (word("signature", lang), Code(_s(cp.get("signature")))),

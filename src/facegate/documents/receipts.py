@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from facegate.documents.model import Fields, Layout, Lines, Para, Section
 from facegate.documents.render import (
     Document,
@@ -15,14 +17,18 @@ from facegate.documents.render import (
     _number,
     _rules_line,
     _s,
+    _when,
     _yes_no,
 )
 from facegate.documents.text import OPERATIONS, check_lang, label, plain, word
+from facegate.localtime import DEFAULT_ZONE
 
 
-def deletion_receipt(receipt: Json, lang: str, *, draft: bool = False) -> Document:
+def deletion_receipt(receipt: Json, lang: str, *, draft: bool = False,
+                     tz: tzinfo = DEFAULT_ZONE) -> Document:
     """The receipt for a withdrawal (``consent.withdraw``) or a deletion request
-    (``rights.delete``): what was deleted, where, when. It names the person by pseudonym only."""
+    (``rights.delete``): what was deleted, where, when (in ``tz``, with its offset). It names
+    the person by pseudonym only."""
     check_lang(lang)
     deleted = _map(receipt.get("deleted"))
     templates = _list(deleted.get("templates"))
@@ -33,7 +39,7 @@ def deletion_receipt(receipt: Json, lang: str, *, draft: bool = False) -> Docume
             (word("operation", lang), Lines((label(OPERATIONS, operation, lang),
                                              _code(operation)))),
             (word("subject", lang), _code(receipt.get("subject"))),
-            (word("at", lang), _s(receipt.get("at"))),
+            (word("at", lang), _when(receipt.get("at"), tz)),
             (word("deployments", lang), _codes(_list(receipt.get("deployments")))),
         )),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from functools import cache
 from typing import Any
 
@@ -41,6 +42,7 @@ from facegate.documents.text import (
     label,
     word,
 )
+from facegate.localtime import DEFAULT_ZONE, iso_local
 
 ALL_PACKS = ("cn-draft-2023", "cn-2025")
 
@@ -74,6 +76,14 @@ def _s(value: Any) -> str:
     if value is None or value == "" or value == []:
         return DASH
     return str(value)
+
+
+def _when(value: Any, tz: tzinfo = DEFAULT_ZONE) -> str:
+    """A stored time in ``tz``, ISO 8601 with its offset (``2026-12-02T04:00:00+08:00``); a
+    missing one as the dash."""
+    if value is None or value == "":
+        return DASH
+    return iso_local(value if isinstance(value, datetime) else str(value), tz) or DASH
 
 
 def _map(value: Any) -> Json:

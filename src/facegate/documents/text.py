@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from facegate.policy.packs import PURPOSE_NAMES
+
 LANGS: Final = ("zh", "en", "zh-en")
 DASH: Final = "—"  # what a missing optional field is shown as
 
@@ -49,17 +51,7 @@ def check_lang(lang: str) -> str:
 
 # --- closed-list codes (policy.packs) ---------------------------------------------------------
 
-PURPOSES: Final[Mapping[str, Pair]] = {
-    "access_control": ("门禁通行", "Access control"),
-    "attendance": ("考勤", "Attendance"),
-    "payment": ("支付", "Payment"),
-    "identity_verification": ("身份核验", "Identity verification"),
-    "public_security": ("维护公共安全", "Public security"),
-    "internal_management": ("内部管理", "Internal management"),
-    "service_access": ("办理业务身份确认", "Access to a service"),
-    "education_management": ("教育管理", "Education management"),
-    "social_assistance": ("社会救助", "Social assistance"),
-}
+PURPOSES: Final[Mapping[str, Pair]] = PURPOSE_NAMES  # their home is the rule pack's list
 
 LOCATION_TYPES: Final[Mapping[str, Pair]] = {
     "office_entrance": ("办公区出入口", "Office entrance"),

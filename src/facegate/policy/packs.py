@@ -16,6 +16,19 @@ PURPOSES = (
     "access_control", "attendance", "payment", "identity_verification", "public_security",
     "internal_management", "service_access", "education_management", "social_assistance",
 )
+# How people read each purpose: (Chinese, English). Pages and documents show these, never
+# the codes.
+PURPOSE_NAMES: dict[str, tuple[str, str]] = {
+    "access_control": ("门禁通行", "Access control"),
+    "attendance": ("考勤", "Attendance"),
+    "payment": ("支付", "Payment"),
+    "identity_verification": ("身份核验", "Identity verification"),
+    "public_security": ("维护公共安全", "Public security"),
+    "internal_management": ("内部管理", "Internal management"),
+    "service_access": ("办理业务身份确认", "Access to a service"),
+    "education_management": ("教育管理", "Education management"),
+    "social_assistance": ("社会救助", "Social assistance"),
+}
 PRIVATE_PLACES = (
     "hotel_room", "public_bath", "bathroom", "changing_room", "fitting_room", "toilet",
     "dormitory_room", "medical_examination_room",

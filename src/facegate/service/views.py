@@ -1,14 +1,16 @@
 """What the service returns about its records: plain dicts for the interfaces, never a
-template's values; digests and deletion receipts."""
+template's values; digests and deletion receipts. Times are stored in UTC and told in the
+installation's zone with its offset (``tz``, ``localtime.iso_local``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from facegate.engine import Box, Face
+from facegate.localtime import DEFAULT_ZONE, iso_local
 from facegate.policy import Manifest
 from facegate.policy.texts import as_json, in_lang
 from facegate.store.models import Assessment, Consent, Deployment, Template
@@ -47,10 +49,11 @@ def notice_content(m: Manifest) -> dict[str, Any]:
 
 
 def receipt(operation: str, subject_id: str, now: datetime, gone: list[Template],
-            index_entries: int, rule_pack: str, **extra: Any) -> dict[str, Any]:
+            index_entries: int, rule_pack: str, tz: tzinfo = DEFAULT_ZONE,
+            **extra: Any) -> dict[str, Any]:
     """A deletion receipt (``consent.withdraw``, ``rights.delete``), with its own digest."""
     body = {
-        "operation": operation, "subject": subject_id, "at": now.isoformat(),
+        "operation": operation, "subject": subject_id, "at": iso_local(now, tz),
         "deleted": {"templates": [t.id for t in gone], "index_entries": index_entries,
                     **{k: v for k, v in extra.items() if k != "deployments"}},
         "deployments": extra.get("deployments", sorted({t.deployment_id for t in gone})),
@@ -60,28 +63,29 @@ def receipt(operation: str, subject_id: str, now: datetime, gone: list[Template]
     return {**body, "sha256": digest_of(body)}
 
 
-def deployment_view(d: Deployment) -> dict[str, Any]:
+def deployment_view(d: Deployment, tz: tzinfo = DEFAULT_ZONE) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
             "rule_pack": d.rule_pack, "status": d.status, "notice_version": d.notice_version,
             "engine": d.engine, "migrating_to": d.migrating_to,
-            "updated_at": d.updated_at.isoformat()}
+            "updated_at": iso_local(d.updated_at, tz)}
 
 
-def consent_view(c: Consent, guardian_ref: str | None) -> dict[str, Any]:
+def consent_view(c: Consent, guardian_ref: str | None, tz: tzinfo = DEFAULT_ZONE
+                 ) -> dict[str, Any]:
     """A consent as callers see it; ``guardian_ref`` is the opened guardian's reference."""
     return {"id": c.id, "subject": c.subject_id, "deployment": c.deployment_id,
             "purpose": c.purpose, "notice_version": c.notice_version, "method": c.method,
             "storage_location": c.storage_location, "guardian_ref": guardian_ref,
             "guardian_relationship": c.guardian_relationship,
-            "granted_at": c.granted_at.isoformat(), "granted_by": c.granted_by,
-            "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
+            "granted_at": iso_local(c.granted_at, tz), "granted_by": c.granted_by,
+            "withdrawn_at": iso_local(c.withdrawn_at, tz),
             "active": c.withdrawn_at is None}
 
 
-def template_view(t: Template) -> dict[str, Any]:
+def template_view(t: Template, tz: tzinfo = DEFAULT_ZONE) -> dict[str, Any]:
     return {"id": t.id, "deployment": t.deployment_id, "engine": t.engine,
-            "model_version": t.model_version, "created_at": t.created_at.isoformat(),
-            "expires_at": t.expires_at.isoformat(), "quality": t.quality}
+            "model_version": t.model_version, "created_at": iso_local(t.created_at, tz),
+            "expires_at": iso_local(t.expires_at, tz), "quality": t.quality}
 
 
 def assessment_view(a: Assessment) -> dict[str, Any]:

@@ -82,6 +82,11 @@ def router(service: Facegate) -> APIRouter:
             set_cookie(out, service.settings.public_url, "lang", lang, max_age=365 * 86400)
         return out
 
+    @r.get("/favicon.ico")
+    def favicon() -> Response:
+        """Browsers ask for /favicon.ico whatever the page links: send them to the SVG."""
+        return RedirectResponse("/static/favicon.svg", status_code=308)
+
     @r.get("/notice/{deployment_id}")
     def notice(request: Request, deployment_id: str) -> Response:
         content = service.deployments.notice(deployment_id)
@@ -146,7 +151,8 @@ def router(service: Facegate) -> APIRouter:
         except FacegateError as e:
             _wait_until(start)
             return page(request, "public/rights.html", deployment_id=deployment_id, csrf=csrf,
-                        values=values, status_code=e.http_status, error=e.message)
+                        values=values, status_code=e.http_status,
+                        error=e.messages()[1 if lang_of(request) == "zh" else 0])
         _wait_until(start)
         return page(request, "public/rights_done.html", deployment_id=deployment_id,
                     result=result)
