@@ -23,6 +23,7 @@ that no longer returns the subject; ``memory_mb``, the resident memory the rebui
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -200,14 +201,14 @@ def measure(args: argparse.Namespace, url: str | None, data_dir: Path, engine: E
         ok += got is not None and (got == want or abs(
             float(vectors[got] @ q) - float(vectors[want] @ q)) < 1e-5)
     out["recall_at_1"] = round(ok / len(probes), 5)
-    out["withdraw_ms"], out["withdraw_to_gone_ms"] = _withdraw(svc, searcher, probes, truth,
-                                                               sids)
+    out["withdraw_ms"], out["withdraw_to_gone_ms"], out["withdrawn"] = _withdraw(
+        svc, searcher, probes, truth, sids)
     svc.close()
     return out
 
 
 def _withdraw(svc: Facegate, searcher: Searcher, probes: NDArray[np.float32],
-              truth: NDArray[np.intp], sids: list[str]) -> tuple[float, float]:
+              truth: NDArray[np.intp], sids: list[str]) -> tuple[float, float, str | None]:
     """Withdraw the subject a probe finds; the time the withdrawal took, and from its return
     until a search no longer returns the subject."""
     for q, want in zip(probes, truth, strict=True):
@@ -215,15 +216,15 @@ def _withdraw(svc: Facegate, searcher: Searcher, probes: NDArray[np.float32],
         if found and found[0]["subject"] == sids[want]:
             break
     else:
-        return -1.0, -1.0
+        return -1.0, -1.0, None
     sid = sids[want]
     t = time.perf_counter()
     svc.consents.withdraw(OFFICER, sid, searcher.dep)
     done = time.perf_counter()
     while any(c["subject"] == sid for c in searcher.search(q)):
         if time.perf_counter() - done > 60:
-            return round((done - t) * 1000, 2), -1.0
-    return round((done - t) * 1000, 2), round((time.perf_counter() - done) * 1000, 2)
+            return round((done - t) * 1000, 2), -1.0, sid
+    return round((done - t) * 1000, 2), round((time.perf_counter() - done) * 1000, 2), sid
 
 
 def over_http(root: Path, dep: str, backend: str, requests: int, url: str | None,
@@ -287,6 +288,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--http", type=int, default=0, metavar="REQUESTS",
                     help="then serve the installation and time this many identifications "
                          "through the HTTP API")
+    ap.add_argument("--keep", metavar="DIR", help="fill the installation in DIR and keep it; "
+                    "a later run with the same DIR and arguments measures it again without "
+                    "filling (each run withdraws one person)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     if args.backend == "milvus" and not args.milvus_uri:
@@ -304,32 +308,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               for i in range(0, args.n, 65536)])
     pick = np.random.default_rng(args.seed + 1).integers(0, people, args.queries)
     probes = model.samples(centres[pick])
-    scores = np.concatenate([vectors[i: i + 65536] @ probes.T
-                             for i in range(0, args.n, 65536)])
-    truth = np.argmax(scores, axis=0)  # exhaustive search: the best template of each probe
-    del scores
     result: dict[str, Any] = {"backend": args.backend, "n": args.n, "per": args.per,
                               "queries": args.queries,
                               "database": "postgresql" if args.database_url else "sqlite",
                               "fit": check(model, params)}
-    with tempfile.TemporaryDirectory(prefix="facegate-scale-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = args.keep or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="facegate-scale-"))
         os.environ["FACEGATE_KEY_FILE"] = str(Path(tmp) / "keys" / "master.key")
         os.environ.pop("FACEGATE_MASTER_KEY", None)
         data_dir = Path(tmp) / "data"
         settings = Settings(data_dir=data_dir, database_url=args.database_url,
                             index_backend=args.backend, milvus_uri=args.milvus_uri or "")
-        Facegate.initialise(settings)
-        svc = Facegate(settings, engine)
-        dep = _deployment(svc, args.backend)
-        started = time.perf_counter()
-        tids, sids = fill(svc, dep, engine, vectors, args.per)
-        result["fill_s"] = round(time.perf_counter() - started, 1)
+        filled = Path(tmp) / "filled.npz"
+        dep = "bench-scale"
+        if filled.exists():  # --keep: measured again on the gallery filled before
+            saved = np.load(filled)
+            tids, sids = [str(t) for t in saved["tids"]], [str(s) for s in saved["sids"]]
+            result["fill_s"] = None
+        else:
+            Facegate.initialise(settings)
+            svc = Facegate(settings, engine)
+            dep = _deployment(svc, args.backend)
+            started = time.perf_counter()
+            tids, sids = fill(svc, dep, engine, vectors, args.per)
+            result["fill_s"] = round(time.perf_counter() - started, 1)
+            svc.close()
+            if args.keep:
+                np.savez(filled, tids=np.array(tids), sids=np.array(sids))
         print(json.dumps(result), file=sys.stderr, flush=True)  # so far, should a later step fail
-        svc.close()
+        gone = Path(tmp) / "withdrawn.txt"  # --keep: the persons earlier runs withdrew
+        withdrawn = set(gone.read_text().split()) if gone.exists() else set()
+        scores = np.concatenate([vectors[i: i + 65536] @ probes.T
+                                 for i in range(0, args.n, 65536)])
+        scores[np.isin(np.array(sids), list(withdrawn))] = -np.inf
+        truth = np.argmax(scores, axis=0)  # exhaustive search: each probe's best template
+        del scores
         started = time.perf_counter()
         result |= measure(args, args.database_url, data_dir, engine, vectors, probes, truth,
                           tids, sids, dep)
         result["build_s"] = result.get("ivf_ready_s", result["ready_s"])
+        if args.keep and result.get("withdrawn"):
+            with gone.open("a") as fh:
+                fh.write(result["withdrawn"] + "\n")
         print(json.dumps(result), file=sys.stderr, flush=True)
         if args.http:
             admin_svc = Facegate(settings, engine)
