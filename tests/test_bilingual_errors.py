@@ -1,22 +1,27 @@
 """Every error body the API returns tells people what went wrong in English (``message``) and
 in Chinese (``message_zh``), over real HTTP, without saying any clause twice: schema
 validation (422), an unknown key (401), a role (403), the gate's refusals (403, 409, 422), bad
-images (422, 413, 415) and something unknown (404)."""
+images (422, 413, 415) and something unknown (404); also the 413 of a request too large and
+the 500 of an unexpected error, which no handler writes, the OpenAPI error schema, and the
+console's error page, in the page's language."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 from tests.conftest import JOLIE, photo, running
+from tests.console_session import signed_in
 
 from facegate.api.app import create_app
-from facegate.errors import Refused
+from facegate.errors import NotFound, Refused
 from facegate.policy import decide
 from facegate.service import Actor, Facegate
 
@@ -132,8 +137,6 @@ def test_every_kind_of_error_is_told_in_english_and_chinese(
 def test_a_reason_given_twice_is_told_once() -> None:
     """Two findings of one rule with the same reason (as two checks may give) make one clause
     in each language, not two."""
-    from dataclasses import replace
-
     from tests.test_rules import CASES
 
     _, unlawful = CASES["place.private-space"]()
@@ -147,3 +150,55 @@ def test_a_reason_given_twice_is_told_once() -> None:
     told_in_both(body)
     assert body["message"].count(failed[0].reason_en) == 1
     assert body["message_zh"].count(failed[0].reason_zh) == 1
+
+
+def test_the_bodies_outside_the_handlers_are_told_in_both(service: Facegate) -> None:
+    """The 413 a request too large gets before any parsing (``BodyLimit``) and the 500 of an
+    unexpected error (``ContainErrors``) carry ``message_zh`` too; the OpenAPI document's
+    error schema declares it."""
+    service.settings.image_limits = replace(service.settings.image_limits,
+                                            max_request_bytes=4096)
+    app = create_app(service, housekeeping_every_s=0)
+
+    @app.get("/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("a planted fault")
+
+    key = service.keys.create(ADMIN, "k-officer", "officer")["key"]
+    for base in running(app):
+        with httpx.Client(base_url=base, timeout=120, headers={"X-API-Key": key}) as c:
+            big = c.post("/v1/subjects", content=b"{" + b" " * 8192 + b"}",
+                         headers={"content-type": "application/json"})
+            assert big.status_code == 413, big.text
+            assert big.json()["error"] == "image_too_large"
+            assert big.json()["rules"] == ["images.no-retention"]
+            told_in_both(big.json())
+            assert "4096" in big.json()["message"] and "4096" in big.json()["message_zh"]
+            failed = c.get("/v1/boom")
+            assert failed.status_code == 500 and failed.json()["error"] == "internal"
+            told_in_both(failed.json())
+            assert "planted" not in failed.text
+            schema = c.get("/openapi.json").json()["components"]["schemas"]["ErrorOut"]
+    assert {"message", "message_zh"} <= set(schema["properties"])
+    assert {"error", "message", "message_zh"} <= set(schema["required"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_console_tells_an_error_in_the_page_language(service: Facegate, lang: str) -> None:
+    officer = Actor("k-officer", "officer")
+    with pytest.raises(NotFound) as missing:
+        service.subjects.show(officer, "sub_nobody")
+    with pytest.raises(NotFound) as unknown:
+        service.subjects.find(officer, "nobody-ref")
+    key = service.keys.create(ADMIN, "k-officer", "officer")["key"]
+    for base in running(create_app(service, housekeeping_every_s=0)):
+        with signed_in(base, key, lang) as console:
+            for path, error in (("/console/subjects/sub_nobody", missing.value),
+                                ("/console/subjects?ref=nobody-ref", unknown.value)):
+                r = console.get(path)
+                assert r.status_code == 404, r.text
+                text = html.unescape(r.text)
+                en, zh = error.messages()
+                assert CJK.search(zh) and en != zh
+                assert (zh in text, en in text) == ((True, False) if lang == "zh"
+                                                    else (False, True)), (path, text)

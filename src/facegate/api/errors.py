@@ -1,6 +1,6 @@
 """Error bodies as the OpenAPI document describes them: one shape for every refusal and failure
-(``error``, ``message``, ``rules``, and details of the error), and bad input (422) with its
-``problems``.
+(``error``, ``message`` in English and ``message_zh`` in Chinese, ``rules``, and details of
+the error), and bad input (422) with its ``problems``.
 
 ``COMMON`` lists the statuses any operation may answer: no valid key (401), the caller's
 address locked out or over a rate limit (429), a role or rule refusal (403), something
@@ -17,14 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorOut(BaseModel):
-    """An error: a stable machine-readable name, a message people read, the rule ids that
-    decided (absent or empty where none did), and details of the error where it has any
-    (``decision`` for a rule refusal, ``retry_after_s`` over a rate limit, ...)."""
+    """An error: a stable machine-readable name, a message people read in English and in
+    Chinese, the rule ids that decided (absent or empty where none did), and details of the
+    error where it has any (``decision`` for a rule refusal, ``retry_after_s`` over a rate
+    limit, ...)."""
 
     model_config = ConfigDict(extra="allow")
 
     error: str = Field(description="A stable name: refused, forbidden, not_found, ...")
-    message: str
+    message: str = Field(description="What went wrong, in English.")
+    message_zh: str = Field(description="The same, in Simplified Chinese.")
     rules: list[str] = Field(default_factory=list,
                              description="The rule ids behind the refusal, if any.")
 

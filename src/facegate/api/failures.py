@@ -15,7 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BODY = json.dumps({"error": "internal", "message": "an unexpected error; nothing was changed "
                    "by the part that failed, and the error was logged",
-                   "rules": []}).encode()
+                   "message_zh": "发生了意外错误：出错的部分未作任何更改，错误已记录。",
+                   "rules": []}, ensure_ascii=False).encode()
 
 
 class ContainErrors:

@@ -5,10 +5,11 @@ upload to a temporary file, and no oversized upload is read in full first."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from facegate.errors import ImageTooLarge
 
 # Uploads stay in memory: the parser spools to a temporary file only past this size, which no
 # request that passes ``BodyLimit`` reaches.
@@ -58,10 +59,11 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "error": "image_too_large", "rules": ["images.no-retention"],
-            "message": f"the request is larger than {self.max_bytes} bytes"}
-        raw = json.dumps(body).encode()
+        body = ImageTooLarge(f"the request is larger than {self.max_bytes} bytes",
+                             rules=["images.no-retention"],
+                             message_zh=f"请求大于 {self.max_bytes} 字节的上限，未予读取。"
+                             ).to_dict()
+        raw = json.dumps(body, ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(raw)).encode()),

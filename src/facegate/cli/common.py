@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ STATE = State()
 
 def actor() -> Actor:
     return Actor(f"cli:{getpass.getuser()}", "admin")
+
+
+def seconds(at: str) -> str:
+    """A time as the service tells it (the installation's zone with its offset), to the
+    second."""
+    return datetime.fromisoformat(at).isoformat(timespec="seconds")
 
 
 def emit(obj: Any, human: str | None = None) -> None:

@@ -13,7 +13,7 @@ import click
 import typer
 
 from facegate.cli import compliance
-from facegate.cli.common import STATE, actor, emit, read_image, read_manifest, report
+from facegate.cli.common import STATE, actor, emit, read_image, read_manifest, report, seconds
 from facegate.cli.engine import engine_app
 from facegate.cli.options import show_version, use_config
 from facegate.cli.serve import serve
@@ -332,7 +332,7 @@ def audit_tail(n: Annotated[int, typer.Option("-n", help="How many records.")] =
     rows = STATE.service.audit.tail(actor(), n, operation=operation, subject=subject,
                                     deployment=deployment)
     emit({"records": rows}, "\n".join(
-        f"{r['seq']:>6} {r['at'][:19]} {r['actor']:18} {r['operation']:18} {r['decision']:8} "
+        f"{r['seq']:>6} {seconds(r['at'])} {r['actor']:18} {r['operation']:18} {r['decision']:8} "
         f"{r['subject'] or '-':24} {r['deployment'] or '-':16} {','.join(r['rules'])}"
         for r in rows) or "no records")
 

@@ -1,6 +1,11 @@
 """Reading the audit trail: verifying its chain, the latest records, searches and exports
 (the export is itself audited), the counts the officer's dashboard draws, and signed
-checkpoints of its Merkle tree with inclusion proofs (``security.controls``)."""
+checkpoints of its Merkle tree with inclusion proofs (``security.controls``).
+
+The records' times are stored in UTC and hashed as stored; the latest records (``tail``,
+``page``) tell them in the installation's zone with its offset (``shown``), while the exports
+for the offline verifier keep every record byte for byte. A checkpoint signs its time as it is
+told, in the installation's zone, so the checkpoint people read is the one that verifies."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ from sqlalchemy import func, select
 from facegate.audit import merkle, offline, tail, trail, verify_chain
 from facegate.crypto.signing import public_key_b64
 from facegate.errors import BadInput, Conflict
+from facegate.localtime import instant
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
@@ -35,6 +41,17 @@ DELETIONS = ("consent.withdraw", "subject.delete", "housekeeping", "deployment.t
 def checkpoint_file_text(cp: Mapping[str, Any]) -> str:
     """A signed checkpoint as the file it is kept, downloaded and verified in."""
     return json.dumps(cp, indent=1) + "\n"
+
+
+def shown(records: Sequence[Mapping[str, Any]], tz: tzinfo) -> list[dict[str, Any]]:
+    """Records as people read them: ``at`` in ``tz`` with its offset, to the microsecond as
+    stored; everything else as stored. Never the input of a hash: the chain's times stay
+    UTC."""
+    return [{**r, "at": _local(str(r["at"]), tz)} for r in records]
+
+
+def _local(at: str, tz: tzinfo) -> str:
+    return instant(at).astimezone(tz).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,9 +72,10 @@ class AuditQueries:
             return verify_chain(uow.session).to_dict()
 
     def tail(self, actor: Actor, n: int = 20, **filters: Any) -> list[dict[str, Any]]:
+        """The latest ``n`` records, oldest first, times in the installation's zone."""
         self.gate.role(actor, "audit.read")
         with self.uow() as uow:
-            return tail(uow.session, n, **filters)
+            return shown(tail(uow.session, n, **filters), self.clock.tz)
 
     def page(self, actor: Actor, limit: int, before: int | None = None,
              **filters: Any) -> list[dict[str, Any]]:
@@ -72,7 +90,7 @@ class AuditQueries:
             q = q.where(AuditRecord.seq < before)
         with self.uow() as uow:
             recs = uow.session.execute(q.order_by(AuditRecord.seq.desc()).limit(limit))
-            return [trail.record_dict(r) for r in recs.scalars()]
+            return shown([trail.record_dict(r) for r in recs.scalars()], self.clock.tz)
 
     def search(self, actor: Actor, n: int = 200, **filters: Any) -> list[dict[str, Any]]:
         self.gate.role(actor, "audit.read")
@@ -150,7 +168,7 @@ class AuditQueries:
             raise Conflict(f"the audit chain is broken at record {chain.first_broken}: "
                            f"{chain.reason}; no checkpoint is signed over it")
         size, root = len(leaves), merkle.root(leaves).hex()
-        at = self.clock.now().isoformat(timespec="seconds")
+        at = self.clock.now().astimezone(self.clock.tz).isoformat(timespec="seconds")
         public = public_key_b64(key)
         cp = {"format": offline.FORMAT, "size": size, "root": root, "at": at,
               "public_key": public, "key_id": offline.key_id(public),

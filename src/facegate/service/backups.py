@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select
 
 from facegate.crypto import KeyRing
 from facegate.errors import BadInput, Conflict, FacegateError
+from facegate.localtime import iso_local
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
@@ -148,7 +149,9 @@ class Backups:
                     c.guardian_sealed = None
                     c.withdrawn_at = c.withdrawn_at or now
                 sub.deleted_at = now
-            out = {"archive": str(archive), "created_at": header["created_at"], "rows": counts,
+            out = {"archive": str(archive),
+                   "created_at": iso_local(header.get("created_at"), self.clock.tz),
+                   "rows": counts,
                    "subjects_restored": restored, "subjects_gone": gone}
             self.audit.record(s, actor, "backup.restore", "allowed", RULES,
                               detail={"archive": archive.name, "sha256": _sha256(archive),

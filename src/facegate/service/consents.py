@@ -84,7 +84,8 @@ class Consents:
                               detail={"consent": c.id, "notice_version": shown,
                                       "method": method, "guardian": guardian_ref is not None})
             uow.commit()
-            return {**consent_view(c, guardian_ref), "decision": decision.to_dict()}
+            return {**consent_view(c, guardian_ref, tz=self.clock.tz),
+                    "decision": decision.to_dict()}
 
     def all(self, actor: Actor, subject_id: str | None = None,
             deployment_id: str | None = None) -> list[dict[str, Any]]:
@@ -97,7 +98,8 @@ class Consents:
             if deployment_id:
                 q = q.where(Consent.deployment_id == deployment_id)
             rows = list(uow.session.execute(q).scalars())
-            out = [consent_view(c, self.identities.guardian(uow.session, c)) for c in rows]
+            out = [consent_view(c, self.identities.guardian(uow.session, c), tz=self.clock.tz)
+                   for c in rows]
             # A guardian's reference is identity data: opening one leaves a record per child
             for sid in sorted({c.subject_id for c in rows if c.guardian_sealed is not None}):
                 self.audit.record(uow.session, actor, "consent.read", "allowed",
@@ -143,7 +145,7 @@ class Consents:
             assert key is not None
             key.wrapped, key.created_at = wrapped, now
             out = receipt("consent.withdraw", subject_id, now, gone, index_entries,
-                          self.gate.rule_pack, deployments=deps,
+                          self.gate.rule_pack, tz=self.clock.tz, deployments=deps,
                           consents_withdrawn=len(consents), key_destroyed=True)
             for dep in deps:
                 self.audit.record(

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from facegate.errors import BadInput, Conflict, NotFound
+from facegate.localtime import iso_local
 from facegate.policy import Decision, Facts, Manifest, decide
 from facegate.policy.packs import PACKS
 from facegate.policy.texts import one_line
@@ -126,13 +127,13 @@ class Deployments:
         self.gate.role(actor, "deployment.read")
         with self.uow() as uow:
             deps = uow.session.execute(select(Deployment).order_by(Deployment.id)).scalars()
-            return [deployment_view(d) for d in deps]
+            return [deployment_view(d, tz=self.clock.tz) for d in deps]
 
     def get(self, actor: Actor, deployment_id: str) -> dict[str, Any]:
         self.gate.role(actor, "deployment.read")
         with self.uow() as uow:
             dep, _ = records.deployment(uow.session, deployment_id)
-            out = deployment_view(dep)
+            out = deployment_view(dep, tz=self.clock.tz)
             out["manifest"] = dep.manifest
             return out
 
@@ -177,7 +178,7 @@ class Deployments:
                        "consents_closed": len(consents)}
             body: dict[str, Any] = {
                 "operation": "deployment.terminate", "deployment": deployment_id,
-                "at": now.isoformat(), "deleted": deleted,
+                "at": iso_local(now, self.clock.tz), "deleted": deleted,
                 "rules": ["filing.deregister", "retention.minimum"]}
             receipt = {**body, "sha256": digest_of(body)}
             self.audit.record(s, actor, "deployment.terminate", "allowed",

@@ -116,11 +116,11 @@ class Documents:
             if not receipt or "sha256" not in receipt:
                 raise BadInput("a deletion receipt is needed (the JSON a withdrawal or "
                                "deletion returned)")
-            return documents.deletion_receipt(receipt, lang)
+            return documents.deletion_receipt(receipt, lang, tz=self.clock.tz)
         if kind == "filing":
             assert actor is not None
             return documents.filing_dossier(self._dossier(actor, lang, operator), lang,
-                                            draft=draft)
+                                            draft=draft, tz=self.clock.tz)
         if deployment_id is None:
             raise BadInput(f"a {kind} is made for a deployment: give its id")
         with self.uow() as uow:

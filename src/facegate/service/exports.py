@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from facegate.localtime import iso_local
 from facegate.policy import Facts, SubjectFacts
 from facegate.service import records
 from facegate.service.actors import Actor
@@ -44,6 +45,6 @@ class Exports:
             uow.commit()
         return {"subject": subject_id, "basis": basis, "templates": [
             {"id": t.id, "deployment": t.deployment_id, "engine": t.engine,
-             "model_version": t.model_version, "expires_at": t.expires_at.isoformat(),
+             "model_version": t.model_version, "expires_at": iso_local(t.expires_at, self.clock.tz),
              "vector": [round(float(x), 7) for x in t.vector]} for t in stored],
             "decision": decision.to_dict()}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from facegate.localtime import iso_local
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
@@ -51,7 +52,7 @@ class Housekeeping:
             for dep in deps:  # the other processes apply the logged removals
                 self.indexes.drop_templates(dep, [t.id for t in gone if t.deployment_id == dep])
             self.indexes.commit_or_invalidate(uow)
-        return {"at": now.isoformat(), "expired_templates": len(gone),
+        return {"at": iso_local(now, self.clock.tz), "expired_templates": len(gone),
                 "subjects": len(by_subject), "deployments": deps, "index_log_pruned": pruned,
                 "filing_warnings": [w | {"operator": name} for name, st in status.items()
                                     for w in st.warnings]}

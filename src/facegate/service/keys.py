@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from facegate.errors import BadInput, NotFound
+from facegate.localtime import iso_local
 from facegate.service.actors import ROLES, Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
@@ -20,13 +20,6 @@ from facegate.service.ratelimit import FailureLimiter
 from facegate.store.models import ApiKey
 
 UNAUTHENTICATED = Actor("unauthenticated", "none")
-
-
-def _iso(when: datetime | None) -> str | None:
-    """A stored time in ISO 8601 with its offset; a naive one (as SQLite returns it) is UTC."""
-    if when is None:
-        return None
-    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).isoformat()
 
 
 def key_digest(key: str) -> str:
@@ -63,8 +56,9 @@ class Keys:
         self.gate.role(actor, "key.manage")
         with self.uow() as uow:
             out = [{"id": k.id, "name": k.name, "role": k.role,
-                    "created_at": _iso(k.created_at), "revoked": k.revoked_at is not None,
-                    "revoked_at": _iso(k.revoked_at)}
+                    "created_at": iso_local(k.created_at, self.clock.tz),
+                    "revoked": k.revoked_at is not None,
+                    "revoked_at": iso_local(k.revoked_at, self.clock.tz)}
                    for k in uow.session.execute(select(ApiKey).order_by(ApiKey.created_at))
                    .scalars()]
             self.audit.record(uow.session, actor, "key.list", "allowed", ["security.controls"],
@@ -79,7 +73,7 @@ class Keys:
             if k is None:
                 raise NotFound(f"no API key {key_id!r}")
             k.revoked_at = k.revoked_at or self.clock.now()  # revoked once, when first asked
-            at = _iso(k.revoked_at)
+            at = iso_local(k.revoked_at, self.clock.tz)
             self.audit.record(uow.session, actor, "key.revoke", "allowed",
                               ["security.controls"], detail={"key": key_id})
             uow.commit()

@@ -16,6 +16,7 @@ import numpy as np
 from facegate.engine import Engine, Face
 from facegate.errors import BadInput, Conflict, IdentityMismatch, ImageTooLarge, PoorQuality
 from facegate.images import header_pixels
+from facegate.localtime import iso_local
 from facegate.policy import Manifest, Permit, decide
 from facegate.service import records
 from facegate.service.actors import Actor
@@ -199,7 +200,8 @@ class Matching:
             uow.commit()  # each template's "add" row: every index opens it before its search
         return {"subject": subject_id, "deployment": deployment_id, "templates": created,
                 "rejected": rejected, "possible_duplicates": duplicates, "engine": engine.name,
-                "model_version": engine.model_version, "expires_at": expires.isoformat(),
+                "model_version": engine.model_version,
+                "expires_at": iso_local(expires, self.clock.tz),
                 "decision": decision.to_dict()}
 
     def _same_person(self, uow: UnitOfWork, actor: Actor, permit: Permit, dek: bytes,

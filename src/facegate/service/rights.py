@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 
 from facegate.errors import BadInput, Conflict, NotFound, TooManyRequests
+from facegate.localtime import iso_local
 from facegate.policy import Decision, Facts, SubjectFacts
 from facegate.service import records
 from facegate.service.actors import Actor
@@ -86,8 +87,8 @@ class Rights:
             "deployments": [{"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
                              "operator": (d.manifest.get("operator") or None)}
                             for d in deps.values() if d is not None],
-            "consents": [consent_view(c, g) for c, g in consents],
-            "templates": [template_view(t) for t in templates],
+            "consents": [consent_view(c, g, tz=self.clock.tz) for c, g in consents],
+            "templates": [template_view(t, tz=self.clock.tz) for t in templates],
             "images_kept": 0,
             "how_to_delete": "ask the operator to delete your face data (rights.delete), or "
                              "withdraw your consent (consent.withdraw)",
@@ -165,8 +166,8 @@ class Rights:
                            if r.contact_sealed else None)
                 out.append({"id": r.id, "deployment": r.deployment_id, "kind": r.kind,
                             "status": r.status, "subject": r.subject_id, "contact": contact,
-                            "created_at": r.created_at.isoformat(),
-                            "handled_at": r.handled_at.isoformat() if r.handled_at else None,
+                            "created_at": iso_local(r.created_at, self.clock.tz),
+                            "handled_at": iso_local(r.handled_at, self.clock.tz),
                             "handled_by": r.handled_by, "outcome": r.outcome})
             return out
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from facegate.errors import BadInput, Conflict, NotFound
+from facegate.localtime import iso_local
 from facegate.service import records
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
@@ -61,7 +62,7 @@ class Subjects:
             self.audit.record(s, actor, "subject.add", "allowed",
                               ["storage.separate-identity"], subject=sid)
             uow.commit()
-        return {"id": sid, "created_at": now.isoformat()}
+        return {"id": sid, "created_at": iso_local(now, self.clock.tz)}
 
     def find(self, actor: Actor, ref: str) -> str:
         """The subject id of an external reference (the lookup is audited)."""
@@ -101,11 +102,13 @@ class Subjects:
                 self.audit.record(s, actor, "subject.list", "allowed", ["security.controls"],
                                   detail={"listed": len(rows)})
             uow.commit()
-            return [{"id": r.id, "created_at": r.created_at.isoformat()} for r in rows]
+            return [{"id": r.id, "created_at": iso_local(r.created_at, self.clock.tz)}
+                    for r in rows]
 
     def show(self, actor: Actor, subject_id: str) -> dict[str, Any]:
         """What is held about a subject (``rights.access``); never the template values."""
         decision = self.gate.role(actor, "subject.read", subject=subject_id)
+        tz = self.clock.tz
         with self.uow() as uow:
             s = uow.session
             sub = records.subject(s, subject_id)
@@ -115,10 +118,10 @@ class Subjects:
             templates = uow.templates.metadata(decision.permit(), subject_id)
             out = {
                 "id": sub.id, "ref": ref, "birth_date": birth.isoformat() if birth else None,
-                "created_at": sub.created_at.isoformat(),
-                "consents": [consent_view(c, self.identities.guardian(s, c))
+                "created_at": iso_local(sub.created_at, tz),
+                "consents": [consent_view(c, self.identities.guardian(s, c), tz=tz)
                              for c in consents],
-                "templates": [template_view(t) for t in templates],
+                "templates": [template_view(t, tz=tz) for t in templates],
             }
             self.audit.record(s, actor, "subject.read", "allowed", ["rights.access"],
                               subject=subject_id)
@@ -147,7 +150,7 @@ class Subjects:
                     s.delete(row)
             sub.deleted_at = now
             out = receipt("subject.delete", subject_id, now, gone, index_entries,
-                          self.gate.rule_pack, consents_withdrawn=withdrawn,
+                          self.gate.rule_pack, tz=self.clock.tz, consents_withdrawn=withdrawn,
                           key_destroyed=True, identity_deleted=True)
             self.audit.record(s, actor, "subject.delete", "allowed",
                               ["rights.delete", "consent.withdraw"], subject=subject_id,

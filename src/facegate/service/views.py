@@ -1,6 +1,7 @@
 """What the service returns about its records: plain dicts for the interfaces, never a
 template's values; digests and deletion receipts. Times are stored in UTC and told in the
-installation's zone with its offset (``tz``, ``localtime.iso_local``)."""
+installation's zone with its offset (``tz``, ``localtime.iso_local``): every caller passes
+the installation's zone (``Clock.tz``); none is assumed here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from facegate.engine import Box, Face
-from facegate.localtime import DEFAULT_ZONE, iso_local
+from facegate.localtime import iso_local
 from facegate.policy import Manifest
 from facegate.policy.texts import as_json, in_lang
 from facegate.store.models import Assessment, Consent, Deployment, Template
@@ -49,8 +50,7 @@ def notice_content(m: Manifest) -> dict[str, Any]:
 
 
 def receipt(operation: str, subject_id: str, now: datetime, gone: list[Template],
-            index_entries: int, rule_pack: str, tz: tzinfo = DEFAULT_ZONE,
-            **extra: Any) -> dict[str, Any]:
+            index_entries: int, rule_pack: str, *, tz: tzinfo, **extra: Any) -> dict[str, Any]:
     """A deletion receipt (``consent.withdraw``, ``rights.delete``), with its own digest."""
     body = {
         "operation": operation, "subject": subject_id, "at": iso_local(now, tz),
@@ -63,15 +63,14 @@ def receipt(operation: str, subject_id: str, now: datetime, gone: list[Template]
     return {**body, "sha256": digest_of(body)}
 
 
-def deployment_view(d: Deployment, tz: tzinfo = DEFAULT_ZONE) -> dict[str, Any]:
+def deployment_view(d: Deployment, *, tz: tzinfo) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "purpose": d.purpose, "mode": d.mode,
             "rule_pack": d.rule_pack, "status": d.status, "notice_version": d.notice_version,
             "engine": d.engine, "migrating_to": d.migrating_to,
             "updated_at": iso_local(d.updated_at, tz)}
 
 
-def consent_view(c: Consent, guardian_ref: str | None, tz: tzinfo = DEFAULT_ZONE
-                 ) -> dict[str, Any]:
+def consent_view(c: Consent, guardian_ref: str | None, *, tz: tzinfo) -> dict[str, Any]:
     """A consent as callers see it; ``guardian_ref`` is the opened guardian's reference."""
     return {"id": c.id, "subject": c.subject_id, "deployment": c.deployment_id,
             "purpose": c.purpose, "notice_version": c.notice_version, "method": c.method,
@@ -82,7 +81,7 @@ def consent_view(c: Consent, guardian_ref: str | None, tz: tzinfo = DEFAULT_ZONE
             "active": c.withdrawn_at is None}
 
 
-def template_view(t: Template, tz: tzinfo = DEFAULT_ZONE) -> dict[str, Any]:
+def template_view(t: Template, *, tz: tzinfo) -> dict[str, Any]:
     return {"id": t.id, "deployment": t.deployment_id, "engine": t.engine,
             "model_version": t.model_version, "created_at": iso_local(t.created_at, tz),
             "expires_at": iso_local(t.expires_at, tz), "quality": t.quality}

@@ -40,6 +40,12 @@ from facegate.web.security import (
 MAX_MANIFEST = 256 * 1024
 
 
+def told(request: Request, e: FacegateError) -> str:
+    """The error's message in the page's language."""
+    english, chinese = e.messages()
+    return chinese if lang_of(request) == "zh" else english
+
+
 def router(service: Facegate) -> APIRouter:
     r = APIRouter(prefix="/console", include_in_schema=False)
     signer = Signer(service.keyring.session_key)
@@ -65,7 +71,8 @@ def router(service: Facegate) -> APIRouter:
                     message=message, rules=rules or [])
 
     def failed(request: Request, s: Session, e: FacegateError) -> Response:
-        return denied(request, s, e.message, e.http_status, list(e.rules))
+        """An error in the page's language (``FacegateError.messages``)."""
+        return denied(request, s, told(request, e), e.http_status, list(e.rules))
 
     def changing(request: Request, s: Session | None, token: str) -> Response | None:
         """The checks every state-changing form passes: signed in, CSRF, not an auditor."""
@@ -268,7 +275,7 @@ def router(service: Facegate) -> APIRouter:
         try:
             sid = service.subjects.find(actor(s), ref)
         except FacegateError as e:
-            return view(request, s, "console/subjects.html", ref=ref, error=e.message,
+            return view(request, s, "console/subjects.html", ref=ref, error=told(request, e),
                         status_code=e.http_status)
         return RedirectResponse(f"/console/subjects/{sid}", status_code=303)
 

@@ -79,7 +79,8 @@ def router(service: Facegate) -> APIRouter:
         target = next if next.startswith("/") and not next.startswith("//") else "/"
         out = RedirectResponse(target, status_code=303)
         if lang in ("zh", "en"):
-            set_cookie(out, service.settings.public_url, "lang", lang, max_age=365 * 86400)
+            set_cookie(out, service.settings.public_url, "lang", lang, max_age=365 * 86400,
+                       request=request)
         return out
 
     @r.get("/favicon.ico")
@@ -119,7 +120,8 @@ def router(service: Facegate) -> APIRouter:
         token = secrets.token_urlsafe(24)
         out = page(request, "public/rights.html", deployment_id=deployment_id, csrf=token,
                    error=None, values={})
-        set_cookie(out, service.settings.public_url, FORM_CSRF_COOKIE, token, max_age=3600)
+        set_cookie(out, service.settings.public_url, FORM_CSRF_COOKIE, token, max_age=3600,
+                   request=request)
         return out
 
     @r.post("/rights/{deployment_id}")
