@@ -27,6 +27,7 @@ blocks (a removal moves rows), which costs one pass over the rows, not a copy of
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -112,6 +113,39 @@ class ExactIndex:
             self._subject_ids.append(subject_id)
             self._row_of[template_id] = row
             self._rows_of.setdefault(subject_id, set()).add(row)
+
+    def add_many(self, template_ids: Sequence[str], subject_ids: Sequence[str],
+                 vectors: NDArray[np.float32]) -> None:
+        """``add`` for each row of ``vectors``, copied into the blocks a slice at a time."""
+        if len(template_ids) != len(subject_ids):
+            raise ValueError("as many template ids as subject ids are needed")
+        rows = np.asarray(vectors, dtype=np.float32).reshape(len(template_ids), -1)
+        if rows.shape[1] != self.dim:
+            raise ValueError(f"vectors have {rows.shape[1]} dimensions, the index {self.dim}")
+        if len(set(template_ids)) != len(template_ids):  # the batch replaces itself
+            for t, s, v in zip(template_ids, subject_ids, rows, strict=True):
+                self.add(t, s, v)
+            return
+        with self._lock:
+            held = [self._row_of[t] for t in template_ids if t in self._row_of]
+            if held:
+                self._remove_rows(held)
+            done = 0
+            while done < len(rows):
+                if self._n == self._capacity():
+                    self._grow()
+                b, i = self._slot(self._n)
+                take = min(len(rows) - done, int(self._blocks[b].shape[0]) - i)
+                self._blocks[b][i: i + take] = rows[done: done + take]
+                self._seqs[b][i: i + take] = np.arange(self._next_seq, self._next_seq + take)
+                for k in range(take):
+                    self._row_of[template_ids[done + k]] = self._n + k
+                    self._rows_of.setdefault(subject_ids[done + k], set()).add(self._n + k)
+                self._template_ids.extend(template_ids[done: done + take])
+                self._subject_ids.extend(subject_ids[done: done + take])
+                self._n += take
+                self._next_seq += take
+                done += take
 
     def _remove_rows(self, rows: list[int]) -> int:
         """Free ``rows`` (distinct), highest first: the last row moves into each freed one.

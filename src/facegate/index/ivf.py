@@ -15,10 +15,11 @@ removing templates costs O(removed), not a rebuild.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import faiss
@@ -27,13 +28,12 @@ from numpy.typing import NDArray
 
 from facegate.index.base import Hit
 from facegate.index.exact import ExactIndex
+from facegate.index.ivf_parts import Change, calibrate, extract, remove_ids, replay
 
 log = logging.getLogger(__name__)
 
 # At most this many logged changes are replayed while searches wait on the swap.
 SWAP_BATCH = 1024
-# Log entries: ("add", ids, vectors) or ("remove", ids).
-Change = tuple[str, NDArray[np.int64], NDArray[np.float32] | None]
 
 
 def default_nlist(n: int) -> int:
@@ -81,6 +81,7 @@ class IvfIndex:
         self.nprobe = 0
         self._log: list[Change] | None = None  # changes since the running build's snapshot
         self._next_build_at = build_threshold
+        self._bulk = 0  # bulk() levels open: no build starts
         self.builds = 0
 
     # -- state -----------------------------------------------------------------------------
@@ -146,8 +147,55 @@ class IvfIndex:
                 self._buffer_add(fid, v)
             if self._log is not None:
                 self._log.append(("add", ids, v.reshape(1, -1)))
-            if self._log is None and len(self._meta) >= self._next_build_at:
-                self._start_build()
+            self._maybe_build()
+
+    def add_many(self, template_ids: Sequence[str], subject_ids: Sequence[str],
+                 vectors: NDArray[np.float32]) -> None:
+        """``add`` for each row of ``vectors``, in one faiss call (or one exact batch)."""
+        if len(template_ids) != len(subject_ids):
+            raise ValueError("as many template ids as subject ids are needed")
+        rows = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(template_ids), -1)
+        if rows.shape[1] != self.dim:
+            raise ValueError(f"vectors have {rows.shape[1]} dimensions, the index {self.dim}")
+        with self._lock:
+            if len(set(template_ids)) != len(template_ids) or any(
+                    t in self._ids for t in template_ids):  # replacements: one at a time
+                for t, s, v in zip(template_ids, subject_ids, rows, strict=True):
+                    self.add(t, s, v)
+                return
+            ids = np.arange(self._next_id, self._next_id + len(rows), dtype=np.int64)
+            self._next_id += len(rows)
+            for f, t, s in zip(ids.tolist(), template_ids, subject_ids, strict=True):
+                self._meta[f] = (t, s)
+                self._ids[t] = f
+                self._members.setdefault(s, set()).add(f)
+            if self._ivf is not None:
+                self._ivf.add_with_ids(rows, ids)
+            else:
+                assert self._exact is not None
+                self._exact.add_many(template_ids, subject_ids, rows)
+                for f, v in zip(ids.tolist(), rows, strict=True):
+                    self._buffer_add(f, v)
+            if self._log is not None:
+                self._log.append(("add", ids, rows))
+            self._maybe_build()
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Additions inside start no build; at the end one starts if the gallery is large
+        enough: a rebuild from the store trains once, at its full size."""
+        with self._lock:
+            self._bulk += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._bulk -= 1
+                self._maybe_build()
+
+    def _maybe_build(self) -> None:
+        if not self._bulk and self._log is None and len(self._meta) >= self._next_build_at:
+            self._start_build()
 
     def _buffer_add(self, fid: int, v: NDArray[np.float32]) -> None:
         if self._buf_n == self._buf_vecs.shape[0]:
@@ -176,7 +224,7 @@ class IvfIndex:
                 del self._members[sid]
         ids = np.array(fids, dtype=np.int64)
         if self._ivf is not None:
-            _remove_ids(self._ivf, ids)
+            remove_ids(self._ivf, ids)
         else:
             assert self._exact is not None
             self._exact.remove_templates([tid for tid, _ in gone])
@@ -248,7 +296,7 @@ class IvfIndex:
     def _start_build(self) -> None:
         """Snapshot the gallery (under the lock) and build from it on a new thread."""
         if self._ivf is not None:
-            ids, vecs = _extract(self._ivf, self.dim)
+            ids, vecs = extract(self._ivf, self.dim)
         else:
             ids = self._buf_ids[: self._buf_n].copy()
             vecs = self._buf_vecs[: self._buf_n]  # rows below _buf_n are never rewritten
@@ -285,36 +333,11 @@ class IvfIndex:
         for start in range(0, n, 65536):
             index.add_with_ids(np.ascontiguousarray(vecs[start: start + 65536]),
                                np.ascontiguousarray(ids[start: start + 65536]))
-        nprobe = self._fixed_nprobe or self._calibrate(index, vecs, ids, rng)
+        nprobe = self._fixed_nprobe or calibrate(index, vecs, ids, rng,
+                                                     self._calibration_queries, self._target)
         index.nprobe = nprobe
         log.info("IVF index built: %d vectors, %d lists, nprobe %d", n, nlist, nprobe)
         return index, nprobe
-
-    def _calibrate(self, index: Any, vecs: NDArray[np.float32], ids: NDArray[np.int64],
-                   rng: np.random.Generator) -> int:
-        """The smallest nprobe (doubling from nlist/64) whose recall@1 against exact search,
-        for gallery vectors as queries (each excluding itself), reaches the target with half
-        its miss rate as margin."""
-        n, nlist = len(ids), int(index.nlist)
-        rows = np.sort(rng.choice(n, size=min(n, self._calibration_queries), replace=False))
-        queries = np.ascontiguousarray(vecs[rows])
-        best = np.full(len(rows), -np.inf, dtype=np.float32)
-        for start in range(0, n, 65536):
-            block = vecs[start: start + 65536] @ queries.T
-            own = (rows >= start) & (rows < start + len(block))
-            block[rows[own] - start, np.flatnonzero(own)] = -np.inf
-            np.maximum(best, block.max(axis=0), out=best)
-        goal = 1.0 - (1.0 - self._target) / 2
-        probe = max(1, nlist // 64)
-        while probe < nlist:
-            params = faiss.SearchParametersIVF(nprobe=probe)  # type: ignore[call-arg]
-            scores, found = index.search(queries, 2, params=params)
-            other = np.where(found[:, 0] == ids[rows], scores[:, 1], scores[:, 0])
-            other = np.where(found[:, 0] == -1, -np.inf, other)
-            if float(np.mean(other >= best - 1e-5)) >= goal:
-                return probe
-            probe *= 2
-        return nlist
 
     def _catch_up_and_swap(self, index: Any, nprobe: int) -> None:
         """Replay the changes made since the snapshot, the bulk without the lock, the last
@@ -324,7 +347,7 @@ class IvfIndex:
             with self._changed:
                 assert self._log is not None
                 if len(self._log) - done <= SWAP_BATCH:
-                    _replay(index, self._log[done:])
+                    replay(index, self._log[done:])
                     self._ivf, self.nprobe = index, nprobe
                     self._exact = None
                     self._buf_vecs = np.zeros((0, self.dim), dtype=np.float32)
@@ -339,47 +362,5 @@ class IvfIndex:
                     self._changed.notify_all()
                     return
                 chunk = self._log[done:]
-            _replay(index, chunk)
+            replay(index, chunk)
             done += len(chunk)
-
-
-def _remove_ids(index: Any, ids: NDArray[np.int64]) -> None:
-    # The hash-table direct map removes by lookup only with an IDSelectorArray.
-    ids = np.ascontiguousarray(ids, dtype=np.int64)
-    index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
-
-
-def _replay(index: Any, changes: Iterable[Change]) -> None:
-    """Apply logged changes in order, consecutive additions as one batch."""
-    adds: list[tuple[NDArray[np.int64], NDArray[np.float32]]] = []
-
-    def flush() -> None:
-        if adds:
-            index.add_with_ids(np.concatenate([v for _, v in adds]),
-                               np.concatenate([i for i, _ in adds]))
-            adds.clear()
-
-    for kind, ids, vecs in changes:
-        if kind == "add":
-            assert vecs is not None
-            adds.append((ids, vecs))
-        else:
-            flush()
-            _remove_ids(index, ids)
-    flush()
-
-
-def _extract(index: Any, dim: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Every (id, vector) an IVF-Flat index holds, copied out of its inverted lists."""
-    lists = index.invlists
-    ids: list[NDArray[np.int64]] = []
-    vecs: list[NDArray[np.float32]] = []
-    for no in range(int(index.nlist)):
-        size = int(lists.list_size(no))
-        if size:
-            ids.append(faiss.rev_swig_ptr(lists.get_ids(no), size).copy())
-            codes = faiss.rev_swig_ptr(lists.get_codes(no), size * lists.code_size).copy()
-            vecs.append(codes.view(np.float32).reshape(size, dim))
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
-    return np.concatenate(ids).astype(np.int64), np.concatenate(vecs)

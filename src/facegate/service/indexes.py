@@ -40,6 +40,7 @@ or outside it, holds a template that could be compared with another deployment's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 
@@ -195,10 +196,12 @@ class IndexRegistry:
             select(Template.subject_id).where(Template.deployment_id == deployment_id)
             .distinct()))).scalars()
         deks = {k.subject_id: self._keyring.unwrap(k.subject_id, k.wrapped) for k in keys}
-        for part in uow.templates.open_for_index(decision.permit(), deployment_id,
-                                                 engine.name, engine.model_version, deks,
-                                                 self._clock.now()):
-            index.add_many(part.ids, part.subject_ids, part.vectors)
+        bulk = getattr(inner, "bulk", None)  # ivf: one build, at the full size, after
+        with bulk() if bulk is not None else contextlib.nullcontext():
+            for part in uow.templates.open_for_index(decision.permit(), deployment_id,
+                                                     engine.name, engine.model_version, deks,
+                                                     self._clock.now()):
+                index.add_many(part.ids, part.subject_ids, part.vectors)
         settle = getattr(inner, "remove_absent", None)
         if settle is not None:  # a shared collection: what the store no longer has goes
             settle()
