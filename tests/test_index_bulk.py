@@ -61,6 +61,7 @@ def test_a_bulk_load_builds_the_ivf_index_once_at_its_full_size() -> None:
         assert [h.template_id for h in ivf.search(vectors[7], 1)] == ["t7"]  # exact serves
     assert ivf.wait_idle(120) and ivf.builds == 1 and ivf.ready
     assert ivf.nlist == 128 and len(ivf) == 12_000  # lists for 12k, not for 2k
+    assert ivf.subject_count() == len(ivf.subjects()) == 3_000
     queries = probes(centres, 100)
     agree = [ivf.search(q, 1)[0].template_id == exact.search(q, 1)[0].template_id
              for q in queries]

@@ -120,6 +120,11 @@ class IvfIndex:
         with self._lock:
             return set(self._members)
 
+    def subject_count(self) -> int:
+        """The number of subjects held (``len(subjects())`` without the copy)."""
+        with self._lock:
+            return len(self._members)
+
     # -- changes ---------------------------------------------------------------------------
 
     def _vector(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -121,7 +121,7 @@ class Identification:
         with self.indexes.lock:
             index = self.indexes.for_deployment(uow, decision, dep.id, engine)
             threshold, _ = self.recogniser.threshold_at(manifest, key_of(engine),
-                                                        len(index.subjects()))
+                                                        index.subject_count())
             best: dict[str, dict[str, Any]] = {}
             for face in faces:
                 assert face.embedding is not None
@@ -167,7 +167,7 @@ class Identification:
             for key in keys:  # a deployment moving to another engine has two galleries
                 index = self.indexes.for_deployment(uow, decision, deployment_id,
                                                     self.recogniser.engine_for(key))
-                size = len(index.subjects())
+                size = index.subject_count()
                 threshold, fmr = self.recogniser.threshold_at(manifest, key, size)
                 galleries.append((key, index, threshold, fmr, size))
             faces: list[dict[str, Any]] = []
@@ -188,7 +188,8 @@ class Identification:
                               "candidates": ranked})
             candidates = faces[0]["candidates"]
             _, _, threshold, fmr, _ = galleries[0]
-            gallery = len(set().union(*(g[1].subjects() for g in galleries)))
+            gallery = (galleries[0][4] if len(galleries) == 1  # a million: no set copied
+                       else len(set().union(*(g[1].subjects() for g in galleries))))
             self.audit.record(s, actor, "identify", "allowed", decision.rules,
                               deployment=deployment_id, purpose=dep.purpose,
                               subject=candidates[0]["subject"] if candidates else None,
