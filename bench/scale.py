@@ -255,6 +255,11 @@ def over_http(root: Path, dep: str, backend: str, requests: int, url: str | None
         out["http_readyz_slowest_ms"] = round(slowest * 1000, 1)
         out["http_ready_s"] = round(time.monotonic() - started, 2)
         out["http_loaded"] = r.json().get("loaded")
+        while time.monotonic() - started < 900 and not all(  # ivf: until its index serves
+                e.get("ivf_serving") in (None, True) for e in r.json().get("loaded", [])):
+            time.sleep(0.5)
+            r = httpx.get(server.base + "/readyz", timeout=60)
+        out["http_serving_s"] = round(time.monotonic() - started, 2)
         times = []
         with httpx.Client(base_url=server.base, headers={"X-API-Key": key},
                           timeout=120) as http:
