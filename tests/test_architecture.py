@@ -12,7 +12,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "facegate"
-INTERFACES = {"api", "cli", "web"}
+INTERFACES = {"api", "cli", "web", "client"}
 # What the interfaces reach only through the use cases (no path to a template but the gate's).
 BEHIND_SERVICE = {"store", "index", "audit", "crypto"}
 # The gate decides on facts alone: no store, engine, file or network in reach.
@@ -77,7 +77,9 @@ def violations(edges: dict[str, set[str]]) -> list[str]:
                     out.append(f"{src} -> {dst}: the gate is pure")
                 continue
             a, b = area(src), area(dst)
-            if b in INTERFACES and a not in INTERFACES:
+            if a == "client" and b != "client":
+                out.append(f"{src} -> {dst}: the client imports nothing of the service")
+            elif b in INTERFACES and a not in INTERFACES:
                 out.append(f"{src} -> {dst}: only interfaces import interfaces")
             elif b == "service" and a not in INTERFACES | {"service"}:
                 out.append(f"{src} -> {dst}: the service layer is imported from above only")
@@ -150,10 +152,12 @@ def test_the_checks_catch_a_back_edge_and_a_cycle() -> None:
     edges["facegate.store.repository"].add("facegate.service.facade")
     edges["facegate.policy.gate"].add("sqlalchemy")
     edges["facegate.service.records"].add("facegate.api.app")
+    edges["facegate.client.sync"].add("facegate.errors")
     found = violations(edges)
     assert any(v.startswith("facegate.store.repository -> facegate.service") for v in found)
     assert any(v.startswith("facegate.policy.gate -> sqlalchemy") for v in found)
     assert any(v.startswith("facegate.service.records -> facegate.api") for v in found)
+    assert any(v.startswith("facegate.client.sync -> facegate.errors") for v in found)
     assert cycles(collapse(edges, edges))  # service -> store -> service
 
 
