@@ -48,7 +48,6 @@ FACES = frozenset({"operator", "admin"})
 READERS = frozenset({"operator", "officer", "auditor", "admin"})
 AUDIT = frozenset({"officer", "auditor", "admin"})
 FACES_OFFICE = frozenset({"operator", "officer", "admin"})
-ADMIN_ONLY = frozenset({"admin"})
 
 _ids = itertools.count()
 
@@ -171,10 +170,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Maker]] = {
     ("GET", "/v1/audit/checkpoints"): (AUDIT, lambda w: Call()),
     ("GET", "/v1/audit/proof/{seq}"): (AUDIT, lambda w: Call(path={"seq": "1"})),
     ("GET", "/v1/audit/trail"): (AUDIT, lambda w: Call()),
-    ("POST", "/v1/keys"): (ADMIN_ONLY, lambda w: Call(
+    ("POST", "/v1/keys"): (OFFICE, lambda w: Call(
         json={"name": _unique("mx-k"), "role": "auditor"})),
-    ("GET", "/v1/keys"): (ADMIN_ONLY, lambda w: Call()),
-    ("DELETE", "/v1/keys/{key_id}"): (ADMIN_ONLY, lambda w: Call(path={
+    ("GET", "/v1/keys"): (OFFICE, lambda w: Call()),
+    ("DELETE", "/v1/keys/{key_id}"): (OFFICE, lambda w: Call(path={
         "key_id": w.service.keys.create(ADMIN, _unique("mx-r"), "auditor")["id"]})),
     ("GET", "/v1/whoami"): (ALL, lambda w: Call()),
 }

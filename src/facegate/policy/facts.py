@@ -169,3 +169,5 @@ class Facts:
     export_with_identity: bool = False
     # rights requests (rights.access, rights.delete)
     requester_verified: bool = False
+    # API keys (security.controls): the role of the key created or revoked
+    key_role: str | None = None

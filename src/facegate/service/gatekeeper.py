@@ -42,10 +42,13 @@ class Gatekeeper:
             raise self.refusal(actor, decision, **audit)
         return decision
 
-    def role(self, actor: Actor, operation: str, **audit: Any) -> Decision:
-        """An operation that touches no face data: the role decides (``security.controls``)."""
+    def role(self, actor: Actor, operation: str, *, key_role: str | None = None,
+             **audit: Any) -> Decision:
+        """An operation that touches no face data: the role decides (``security.controls``;
+        ``key_role``: the role of the API key created or revoked)."""
         return self.check(actor, Facts(operation=operation, pack=self.rule_pack,
-                                       on=self._clock.today(), actor_role=actor.role), **audit)
+                                       on=self._clock.today(), actor_role=actor.role,
+                                       key_role=key_role), **audit)
 
     def attributes(self, actor: Actor, operation: str, attributes: Sequence[str],
                    **audit: Any) -> None:

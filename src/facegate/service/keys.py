@@ -38,7 +38,7 @@ class Keys:
         """A new key; its value is shown once and kept only as a digest."""
         if role not in ROLES:
             raise BadInput(f"role must be one of {', '.join(ROLES)}")
-        self.gate.role(actor, "key.manage")
+        self.gate.role(actor, "key.manage", key_role=role)
         key = "fg_" + secrets.token_urlsafe(32)
         kid = "key_" + secrets.token_hex(6)
         with self.uow() as uow:
@@ -67,7 +67,10 @@ class Keys:
             return out
 
     def revoke(self, actor: Actor, key_id: str) -> dict[str, Any]:
-        self.gate.role(actor, "key.manage")
+        with self.uow() as uow:
+            k = uow.session.get(ApiKey, key_id)
+            role = k.role if k is not None else None
+        self.gate.role(actor, "key.manage", key_role=role)  # an officer: no officer's or admin's
         with self.uow() as uow:
             k = uow.session.get(ApiKey, key_id)
             if k is None:

@@ -97,7 +97,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                           "decline", "export", "pia.record", "pia.read", "pia.delete",
                           "rights.access", "rights.delete", "rights.read", "housekeeping",
                           "filing.read", "filing.record", "documents", "engine.read",
-                          "engine.migrate"}),
+                          "engine.migrate", "key.manage"}),
     "auditor": frozenset({"audit.read", "audit.verify", "pia.read", "filing.read",
                           "rights.read", "deployment.read"}),
     # The person, on the public rights page: no key; only a request, which the officer
@@ -118,3 +118,20 @@ def role_may(f: Facts, p: Pack) -> list[Finding]:
     return [refuse("security.controls",
                    f"the {f.actor_role!r} role may not perform {f.operation!r}",
                    f"角色“{f.actor_role}”无权执行“{f.operation}”")]
+
+
+# The keys an officer may create and revoke: a key of the officer's own role or the admin's
+# would let an officer hand out more than the officer role holds.
+OFFICER_KEY_ROLES = frozenset({"operator", "auditor"})
+
+
+@check("security.controls", "key.manage")
+def key_role_may(f: Facts, p: Pack) -> list[Finding]:
+    """An officer manages operator and auditor keys only; the admin manages every key."""
+    if f.actor_role == "officer" and f.key_role is not None \
+            and f.key_role not in OFFICER_KEY_ROLES:
+        return [refuse("security.controls",
+                       f"an officer manages operator and auditor keys only, not an "
+                       f"{f.key_role!r} key", f"安全负责人只能管理操作员和审计员密钥，"
+                       f"不能管理“{f.key_role}”密钥")]
+    return []
