@@ -112,9 +112,10 @@ def test_refusals_are_counted_per_rule(served: tuple[str, Facegate, dict[str, st
 
     assert delta("security.controls") == 2
     assert delta("place.private-space") == 1
-    rules = {dict(labels)["rule"] for (name, labels) in samples(after)
-             if name == "facegate_refusals_total"}
-    assert rules <= {"security.controls", "place.private-space"}
+    # The counters are the process's (earlier tests counted too): only these two moved.
+    moved = {dict(labels)["rule"] for (name, labels) in samples(after)
+             if name == "facegate_refusals_total" and delta(dict(labels)["rule"]) > 0}
+    assert moved == {"security.controls", "place.private-space"}
 
 
 def test_gallery_sizes_per_deployment_and_engine(data_dir: Path, engine: Engine) -> None:
