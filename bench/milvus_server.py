@@ -1,6 +1,7 @@
-"""A standalone Milvus server from the ``milvus`` wheel, for the benchmarks: started in a
-temporary directory on a free port, stopped (and every process it started killed: it ignores
-SIGTERM) on exit. ``pip install --no-deps milvus==2.3.5``, as scripts/test.sh does."""
+"""A standalone Milvus server from the ``milvus`` wheel, for the benchmarks and the tests:
+started in a directory (a temporary one by default) on a free port, stopped (and every process
+it started killed: it ignores SIGTERM) on exit. ``pip install --no-deps milvus==2.3.5``, as
+scripts/test.sh does."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -33,14 +34,16 @@ def _kill_under(base: str) -> None:
 
 
 @contextlib.contextmanager
-def milvus_server() -> Iterator[str]:
-    """Yields the server's URI."""
+def milvus_server(base: str | None = None) -> Iterator[str]:
+    """Yields the server's URI; its files go under ``base`` (default: a temporary folder)."""
     from milvus import MilvusServer
 
-    with tempfile.TemporaryDirectory(prefix="facegate-milvus-") as base:
+    with contextlib.ExitStack() as stack:
+        folder = base or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="facegate-milvus-"))
         server: Any = MilvusServer()
-        server.set_base_dir(base)
-        server.listen_port = _free_port()
+        server.set_base_dir(folder)
+        server.listen_port = free_port()
         try:
             server.start()
             yield f"http://127.0.0.1:{server.listen_port}"
@@ -48,4 +51,4 @@ def milvus_server() -> Iterator[str]:
             try:
                 server.stop()
             finally:
-                _kill_under(base)
+                _kill_under(folder)

@@ -82,6 +82,17 @@ def free_port() -> int:
     return port
 
 
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM and wait (a clean shutdown); SIGKILL if it does not exit in 30 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+
+
 class Server:
     """``facegate serve`` in its own temporary directory; ``init`` once, then start and stop
     (gracefully or with SIGKILL) as often as needed on the same data. ``workers``: serve
@@ -176,13 +187,7 @@ class Server:
     def stop(self) -> None:
         """SIGTERM and wait (a clean shutdown); SIGKILL if it does not exit."""
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(30)
+            terminate(self.proc)
             self.proc = None
 
     def log_tail(self, lines: int = 30) -> str:

@@ -7,9 +7,6 @@ once per test run, a fresh database per test)."""
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -165,19 +162,7 @@ def photo_bytes(shared_data: Path) -> Callable[[str], bytes]:
 
 def running(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free loopback port; yields the base URL."""
-    import uvicorn
+    from tests.served import threaded
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with threaded(app, "127.0.0.1") as port:
+        yield f"http://127.0.0.1:{port}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from stress.common import Server, facegate_command
+from stress.common import Server, facegate_command, terminate
 
 
 def lan_address() -> str | None:
@@ -97,13 +97,7 @@ class Served:
 
     def stop(self) -> str:
         """SIGTERM, wait, and return everything the process wrote."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
+        terminate(self.proc)
         return self.log.read_text(encoding="utf-8")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.browser import chromium, needs_chromium
 from tests.conftest import ASSESSMENT, office_manifest, running
 from tests.console_session import signed_in
 
@@ -20,7 +21,6 @@ from facegate.engine import Engine
 from facegate.service import Actor, Facegate, Settings
 
 ADMIN = Actor("test-admin", "admin")
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 class Site:
@@ -108,10 +108,8 @@ def test_the_favicon_is_linked_and_served(site: Site) -> None:
         assert ico.url.path == link.group(1)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+@needs_chromium
 def test_the_audit_table_fits_a_1280_px_window(site: Site) -> None:
-    from playwright.sync_api import sync_playwright
-
     # Long values of the kind the trail holds: several rule ids, long actor names.
     with httpx.Client(base_url=site.base, headers={"X-API-Key": site.keys["officer"]},
                       timeout=120) as c:
@@ -122,25 +120,20 @@ def test_the_audit_table_fits_a_1280_px_window(site: Site) -> None:
                 id=("EastGateFaceCameraOfTheNorthernBuilding" * 2)[:62] + f"{i:02d}",
                 location={"type": "public_bath"}))
     widths: dict[str, Any] = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu"])
-        try:
-            for lang in ("en", "zh"):
-                ctx = browser.new_context(viewport={"width": 1280, "height": 900},
-                                          locale="en-GB" if lang == "en" else "zh-CN")
-                page = ctx.new_page()
-                page.goto(site.base + "/console")
-                page.fill("#api_key", site.keys["officer"])
-                page.click("button[type=submit] >> text=/Sign in|登录/")
-                page.goto(site.base + "/console/audit")
-                rows = page.locator("[data-testid=records] tr").count()
-                assert rows >= 8
-                widths[lang] = page.evaluate(
-                    "[document.documentElement.scrollWidth, window.innerWidth]")
-                ctx.close()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        for lang in ("en", "zh"):
+            ctx = browser.new_context(viewport={"width": 1280, "height": 900},
+                                      locale="en-GB" if lang == "en" else "zh-CN")
+            page = ctx.new_page()
+            page.goto(site.base + "/console")
+            page.fill("#api_key", site.keys["officer"])
+            page.click("button[type=submit] >> text=/Sign in|登录/")
+            page.goto(site.base + "/console/audit")
+            rows = page.locator("[data-testid=records] tr").count()
+            assert rows >= 8
+            widths[lang] = page.evaluate(
+                "[document.documentElement.scrollWidth, window.innerWidth]")
+            ctx.close()
     for lang, (scroll, inner) in widths.items():
         assert inner == 1280 and scroll <= inner, (lang, scroll, inner)
 

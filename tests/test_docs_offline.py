@@ -4,27 +4,19 @@ the operations from this installation's own assets."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from tests.browser import chromium, needs_chromium
 from tests.conftest import running
 
 from facegate.api.app import create_app
 from facegate.service import Facegate
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-browsers = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                              reason="Debian's chromium is not installed (apt-get install "
-                                     "chromium); .ci/run installs it")
+browsers = needs_chromium
 
 
 @pytest.fixture()
@@ -34,12 +26,8 @@ def base(sqlite_service: Facegate) -> Iterator[str]:
 
 @pytest.fixture()
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _offline_page(browser: Any, base: str) -> tuple[Any, list[str], list[str]]:

@@ -5,10 +5,7 @@ through the service a withdrawn subject never returned."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from bench.milvus_server import free_port, milvus_server
 from tests.conftest import ID02, JOLIE, OFFICER, OPERATOR, assessed, office_manifest, photo
 
 from facegate.engine import Engine
@@ -27,47 +25,17 @@ from facegate.service import Facegate, Settings
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _kill_under(base: Path) -> None:
-    """SIGKILL every process whose executable lies under ``base`` (the server ignores TERM)."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-        except OSError:
-            continue
-        if exe.startswith(str(base)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-
-
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
-        from milvus import MilvusServer
+        import milvus  # noqa: F401 - the server wheel
     except ImportError:
         if os.environ.get("CI") == "true":
             raise  # CI installs it (scripts/setup.sh): a missing server is a failure there
         pytest.skip("the milvus server wheel is not installed (pip install --no-deps "
                     "milvus==2.3.5, as scripts/setup.sh does)")
-    base = tmp_path_factory.mktemp("milvus")
-    server: Any = MilvusServer()
-    server.set_base_dir(str(base))
-    server.listen_port = _free_port()
-    try:
-        server.start()
-        yield f"http://127.0.0.1:{server.listen_port}"
-    finally:
-        try:
-            server.stop()
-        finally:
-            _kill_under(base)
+    with milvus_server(str(tmp_path_factory.mktemp("milvus"))) as uri:
+        yield uri
 
 
 def clustered(rng: np.random.Generator, n: int, dim: int, centres: int) -> np.ndarray:
@@ -166,7 +134,7 @@ def test_searches_wait_for_writes_only_while_they_may_be_unseen(milvus_uri: str)
 
 def test_an_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(IndexUnavailable) as raised:
-        MilvusIndex(8, f"http://127.0.0.1:{_free_port()}", "nowhere", timeout=2)
+        MilvusIndex(8, f"http://127.0.0.1:{free_port()}", "nowhere", timeout=2)
     assert raised.value.http_status == 503
 
 

@@ -3,8 +3,6 @@ against a real uvicorn server on loopback, the real store and the real dlib engi
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,20 +10,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from tests.browser import chromium, needs_chromium
 from tests.conftest import ASSESSMENT, JOLIE, SHARED, photo, running
 
 from facegate.api.app import create_app
 from facegate.engine import Engine
 from facegate.service import Actor, Facegate, Settings
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ADMIN = Actor("test-admin", "admin")
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                                reason="Debian's chromium is not installed (apt-get install "
-                                       "chromium); .ci/run installs it")
+pytestmark = needs_chromium
 
 
 class Site:
@@ -51,12 +45,8 @@ def site(data_dir: Path, engine: Engine) -> Iterator[Site]:
 
 @pytest.fixture()
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def sign_in(page: Any, base: str, key: str) -> None:
