@@ -15,7 +15,6 @@ from facegate.api.matching import EnrolOut
 from facegate.api.paging import KNOWN_QUERY
 from facegate.errors import BadInput, FacegateError
 from facegate.service.limits import ID_MAX
-from facegate.service.uploads import enrol_each
 
 router = APIRouter(tags=["faces"], dependencies=KNOWN_QUERY)
 
@@ -98,4 +97,4 @@ def enrol_batch(who: Who, service: Service,
             except FacegateError as e:
                 read.append(e)
         items.append((sid, read))
-    return enrol_each(service, who, deployment, items)
+    return service.matching.enrol_each(who, deployment, items)

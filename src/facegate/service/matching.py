@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from facegate.engine import Engine, Face
-from facegate.errors import BadInput, Conflict, IdentityMismatch, ImageTooLarge, PoorQuality
+from facegate.errors import (
+    BadInput,
+    Conflict,
+    FacegateError,
+    IdentityMismatch,
+    ImageTooLarge,
+    PoorQuality,
+    Refused,
+)
 from facegate.images import header_pixels
 from facegate.localtime import iso_local
 from facegate.policy import Manifest, Permit, decide
@@ -203,6 +211,36 @@ class Matching:
                 "model_version": engine.model_version,
                 "expires_at": iso_local(expires, self.clock.tz),
                 "decision": decision.to_dict()}
+
+    def enrol_each(self, actor: Actor, deployment_id: str,
+                   items: Sequence[tuple[str, Sequence[bytes | FacegateError]]]
+                   ) -> dict[str, Any]:
+        """Batch enrolment of uploaded images (``POST /v1/enrol/batch``): each item (a subject
+        and its images' bytes, or the error reading one of them gave) enrolled at
+        ``deployment_id`` on its own, decided by the gate and audited as one ``enrol`` is; an
+        item's refusal or bad image leaves the others as they are. A refusal of the caller's
+        role (``security.controls``) refuses the whole batch, as it would every item."""
+        out: list[dict[str, Any]] = []
+        for subject_id, images in items:
+            unread = next((i for i in images if isinstance(i, FacegateError)), None)
+            try:
+                if unread is not None:
+                    raise unread
+                result = self.enrol(actor, subject_id, deployment_id,
+                                    [i for i in images if isinstance(i, bytes)])
+            except FacegateError as e:
+                if isinstance(e, Refused) and "security.controls" in e.rules:
+                    raise  # the caller may not enrol at all: no item can be
+                error = e.to_dict()
+                error.setdefault("rules", [])
+                out.append({"subject": subject_id, "enrolled": False, "result": None,
+                            "error": error})
+            else:
+                out.append({"subject": subject_id, "enrolled": True, "result": result,
+                            "error": None})
+        done = sum(1 for o in out if o["enrolled"])
+        return {"deployment": deployment_id, "items": out, "enrolled": done,
+                "failed": len(out) - done}
 
     def _same_person(self, uow: UnitOfWork, actor: Actor, permit: Permit, dek: bytes,
                      subject_id: str, deployment_id: str, manifest: Manifest,
