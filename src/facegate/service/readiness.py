@@ -61,8 +61,9 @@ class LoadState:
 
     def view(self) -> dict[str, Any]:
         with self._lock:
-            return {"phase": self.phase, "seconds": self.seconds, "loaded": list(self.loaded),
-                    "refused": list(self.refused), "error": self.error}
+            return {"phase": self.phase, "seconds": self.seconds,
+                    "loaded": [dict(e) for e in self.loaded],  # status() adds to its copies
+                    "refused": [dict(e) for e in self.refused], "error": self.error}
 
 
 @dataclass(frozen=True, kw_only=True)
