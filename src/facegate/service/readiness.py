@@ -43,7 +43,6 @@ class LoadState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.phase = "waiting"  # waiting | loading | loaded | failed
-        self.started = 0.0
         self.seconds: float | None = None
         self.loaded: list[dict[str, Any]] = []
         self.refused: list[dict[str, Any]] = []
@@ -80,8 +79,7 @@ class Readiness:
     def load(self, actor: Actor) -> dict[str, Any]:
         """Build the index of every active 1:N deployment (each engine it matches with) from
         the store; returns what was loaded and what the gate refused."""
-        self.state.set(phase="loading", started=time.monotonic(), loaded=[], refused=[],
-                       error=None)
+        self.state.set(phase="loading", loaded=[], refused=[], error=None)
         started = time.perf_counter()
         try:
             with self.reader() as uow:
