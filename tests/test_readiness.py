@@ -160,6 +160,15 @@ def test_a_load_brings_a_held_index_up_to_date(service: Facegate, door: str) -> 
     assert [e["templates"] for e in out["loaded"] if e["deployment"] == door] == [2]
 
 
+def test_the_sizes_reported_are_those_held_now(service: Facegate, door: str) -> None:
+    _enrol(service, door, "RD-6")
+    service.readiness.load(LOADER)
+    _enrol(service, door, "RD-7")
+    service.matching.identify(OPERATOR, door, photo(JOLIE[1]))  # applies the change log
+    (entry,) = [e for e in service.readiness.status()["loaded"] if e["deployment"] == door]
+    assert entry["templates"] == 2
+
+
 def test_not_ready_before_loading(service: Facegate) -> None:
     status = service.readiness.status()
     assert status["ready"] is False and status["phase"] == "waiting" and status["store"]

@@ -257,10 +257,11 @@ class IndexRegistry:
         for slot in [k for k in self._rotations if k[0] == deployment_id and k[1] != keep]:
             del self._rotations[slot]
 
-    def held(self, deployment_id: str) -> list[ProtectedIndex]:
-        """The indexes this process holds for a deployment (one per engine)."""
-        return [index for (dep, _), (_, index) in self._indexes.items()
-                if dep == deployment_id]
+    def held(self, deployment_id: str, engine_key: str | None = None) -> list[ProtectedIndex]:
+        """The indexes this process holds for a deployment (one per engine; or the one of
+        ``engine_key``)."""
+        return [index for (dep, key), (_, index) in self._indexes.items()
+                if dep == deployment_id and engine_key in (None, key)]
 
     def commit_or_invalidate(self, uow: UnitOfWork) -> None:
         """Commit a deletion and shred what it deleted from the database's files; if the

@@ -135,8 +135,9 @@ class Readiness:
             store = True
         except Exception:  # the probe reports it; the next probe tries again
             store = False
-        for entry in view["loaded"]:
-            for index in self.indexes.held(entry["deployment"]):
+        for entry in view["loaded"]:  # as held now: enrolments and withdrawals since count
+            for index in self.indexes.held(entry["deployment"], entry["engine"]):
+                entry["templates"] = len(index)
                 if isinstance(index.inner, IvfIndex):
                     entry["ivf_serving"] = index.inner.ready
         return {"ready": store and view["phase"] == "loaded", "store": store, **view}
