@@ -8,7 +8,7 @@ access log line of each request.
 - ``facegate_refusals_total``: per ``rule``, one for each rule id named in the ``rules`` of an
   error response's JSON body (refusals by the gate, failed authentication, ...).
 - ``facegate_gallery_templates``: templates in each loaded 1:N index, per ``deployment``,
-  ``engine`` and ``backend`` (as loaded at start, ``service.readiness``);
+  ``engine`` and ``backend`` (the indexes loaded at start, as held now, ``service.readiness``);
   ``facegate_index_ivf_serving``, ``facegate_index_load_phase``, ``facegate_index_refused``,
   ``facegate_store_up`` and ``facegate_ready`` say where loading and the store stand.
 
