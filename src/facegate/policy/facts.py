@@ -171,3 +171,8 @@ class Facts:
     requester_verified: bool = False
     # API keys (security.controls): the role of the key created or revoked
     key_role: str | None = None
+    # A device key's deployment and registered device (security.controls); the deployment an
+    # operation names where no manifest is at hand (a role-only decision)
+    actor_deployment: str | None = None
+    actor_device: str | None = None
+    deployment_id: str | None = None

@@ -120,7 +120,7 @@ class Assessments:
             if a is None:
                 raise NotFound(f"{deployment_id} has no assessment version {version}")
             facts = Facts(operation="pia.delete", pack=dep.rule_pack, on=self.clock.today(),
-                          actor_role=actor.role, deployment=manifest,
+                          **actor.facts(), deployment=manifest,
                           assessment=AssessmentFacts(a.version, a.assessed_on, a.keep_until))
         decision = self.gate.check(actor, facts, deployment=deployment_id)
         with self.uow() as uow:

@@ -16,7 +16,7 @@ from facegate.policy import Decision, Facts, Manifest, decide
 from facegate.policy.packs import PACKS
 from facegate.policy.texts import one_line
 from facegate.service import records
-from facegate.service.actors import Actor
+from facegate.service.actors import NOBODY, Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.faces import Recogniser
@@ -63,14 +63,14 @@ class Deployments:
         return decide(Facts(operation="deployment.apply",
                             pack=pack or m.rule_pack or self.gate.rule_pack,
                             on=self.clock.today(),
-                            actor_role=actor.role if actor else None, deployment=m))
+                            **(actor.facts() if actor else NOBODY), deployment=m))
 
     def apply(self, actor: Actor, raw: dict[str, Any]) -> dict[str, Any]:
         """Register a deployment, or change it; a new notice version when its text changed."""
         m = parse_manifest(raw)
         pack = m.rule_pack or self.gate.rule_pack
         decision = self.gate.check(actor, Facts(operation="deployment.apply", pack=pack,
-                                                on=self.clock.today(), actor_role=actor.role,
+                                                on=self.clock.today(), **actor.facts(),
                                                 deployment=m),
                                    deployment=m.id, purpose=m.purpose, detail={"pack": pack})
         self.recogniser.threshold_at(m)  # a deployment's fmr_target must be a calibrated one

@@ -30,7 +30,7 @@ class Exports:
         with self.uow() as uow:
             records.subject(uow.session, subject_id)
         facts = Facts(operation="export", pack=self.gate.rule_pack, on=self.clock.today(),
-                      actor_role=actor.role, subject=SubjectFacts(subject_id),
+                      **actor.facts(), subject=SubjectFacts(subject_id),
                       export_basis=basis, export_with_identity=with_identity)
         decision = self.gate.check(actor, facts, subject=subject_id,
                                    detail={"basis": basis, "with_identity": with_identity})

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from facegate.policy import AssessmentFacts, ConsentFacts, Facts, Manifest, SubjectFacts
 from facegate.service import records
-from facegate.service.actors import Actor
+from facegate.service.actors import NOBODY, Actor
 from facegate.service.clock import Clock
 from facegate.service.identities import Identities
 from facegate.store.models import Consent, Deployment
@@ -61,7 +61,7 @@ class FactBuilder:
         """Facts of an operation at a deployment: its state, assessment and transaction."""
         declined = records.transaction_declined(s, dep.id, extra.get("transaction"))
         return Facts(operation=operation, pack=dep.rule_pack, on=self._clock.today(),
-                     actor_role=actor.role if actor else None, deployment=manifest,
+                     **(actor.facts() if actor else NOBODY), deployment=manifest,
                      deployment_active=dep.status == "active",
                      deployment_terminated=dep.status == "terminated",
                      assessment=assessment_facts(s, dep),

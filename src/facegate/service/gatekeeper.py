@@ -47,8 +47,9 @@ class Gatekeeper:
         """An operation that touches no face data: the role decides (``security.controls``;
         ``key_role``: the role of the API key created or revoked)."""
         return self.check(actor, Facts(operation=operation, pack=self.rule_pack,
-                                       on=self._clock.today(), actor_role=actor.role,
-                                       key_role=key_role), **audit)
+                                       on=self._clock.today(), **actor.facts(),
+                                       key_role=key_role,
+                                       deployment_id=audit.get("deployment")), **audit)
 
     def attributes(self, actor: Actor, operation: str, attributes: Sequence[str],
                    **audit: Any) -> None:

@@ -1,17 +1,20 @@
 """API keys (``security.controls``): created with a role, stored only as a digest, revoked;
-and who a presented key is."""
+and who a presented key is. A device key belongs to one registered device of one deployment
+(a kiosk) and notes when it was last used."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from facegate.errors import BadInput, NotFound
 from facegate.localtime import iso_local
+from facegate.service import records
 from facegate.service.actors import ROLES, Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
@@ -20,6 +23,12 @@ from facegate.service.ratelimit import FailureLimiter
 from facegate.store.models import ApiKey
 
 UNAUTHENTICATED = Actor("unauthenticated", "none")
+# How finely a device key's last use is kept: one write a minute at most per key.
+USE_RESOLUTION = timedelta(minutes=1)
+
+
+def actor_of(k: ApiKey) -> Actor:
+    return Actor(f"key:{k.name}", k.role, k.deployment_id, k.device_id)
 
 
 def key_digest(key: str) -> str:
@@ -34,35 +43,64 @@ class Keys:
     clock: Clock
     failures: FailureLimiter = field(default_factory=FailureLimiter)
 
-    def create(self, actor: Actor, name: str, role: str) -> dict[str, Any]:
-        """A new key; its value is shown once and kept only as a digest."""
+    def create(self, actor: Actor, name: str, role: str, deployment: str | None = None,
+               device: str | None = None) -> dict[str, Any]:
+        """A new key; its value is shown once and kept only as a digest. A ``device`` key (a
+        kiosk) names its deployment and one of the devices registered in that deployment's
+        manifest; no other key names either."""
         if role not in ROLES:
             raise BadInput(f"role must be one of {', '.join(ROLES)}")
+        if role == "device":
+            self._registered(deployment, device)
+        elif deployment is not None or device is not None:
+            raise BadInput("only a device key names a deployment and a device",
+                           rules=["security.controls"])
         self.gate.role(actor, "key.manage", key_role=role)
         key = "fg_" + secrets.token_urlsafe(32)
         kid = "key_" + secrets.token_hex(6)
         with self.uow() as uow:
             uow.session.add(ApiKey(id=kid, name=name, role=role, digest=key_digest(key),
-                                   created_at=self.clock.now()))
+                                   created_at=self.clock.now(), deployment_id=deployment,
+                                   device_id=device))
             self.audit.record(uow.session, actor, "key.create", "allowed",
-                              ["security.controls"],
-                              detail={"key": kid, "name": name, "role": role})
+                              ["security.controls"], deployment=deployment,
+                              detail={"key": kid, "name": name, "role": role,
+                                      "device": device})
             uow.commit()
-        return {"id": kid, "name": name, "role": role, "key": key}
+        return {"id": kid, "name": name, "role": role, "key": key, "deployment": deployment,
+                "device": device}
 
-    def all(self, actor: Actor) -> list[dict[str, Any]]:
-        """Every key, oldest first: never its value or its digest (the listing is
-        audited)."""
-        self.gate.role(actor, "key.manage")
+    def _registered(self, deployment: str | None, device: str | None) -> None:
+        """A device key's deployment exists and lists the device (``devices``)."""
+        if not deployment or not device:
+            raise BadInput("a device key names its deployment and its device (one of the "
+                           "manifest's devices)", rules=["security.controls"])
         with self.uow() as uow:
+            _, manifest = records.deployment(uow.session, deployment)
+        ids = [d.id for d in manifest.devices]
+        if device not in ids:
+            raise BadInput(f"device {device!r} is not registered in the manifest of "
+                           f"{deployment} (devices: {', '.join(ids) or 'none'})",
+                           rules=["security.controls", "devices.annual-test"])
+
+    def all(self, actor: Actor, deployment: str | None = None) -> list[dict[str, Any]]:
+        """Every key (or a deployment's device keys), oldest first: never its value or its
+        digest (the listing is audited)."""
+        self.gate.role(actor, "key.manage")
+        tz = self.clock.tz
+        with self.uow() as uow:
+            q = select(ApiKey).order_by(ApiKey.created_at)
+            if deployment is not None:
+                q = q.where(ApiKey.deployment_id == deployment)
             out = [{"id": k.id, "name": k.name, "role": k.role,
-                    "created_at": iso_local(k.created_at, self.clock.tz),
+                    "created_at": iso_local(k.created_at, tz),
                     "revoked": k.revoked_at is not None,
-                    "revoked_at": iso_local(k.revoked_at, self.clock.tz)}
-                   for k in uow.session.execute(select(ApiKey).order_by(ApiKey.created_at))
-                   .scalars()]
+                    "revoked_at": iso_local(k.revoked_at, tz),
+                    "deployment": k.deployment_id, "device": k.device_id,
+                    "last_used_at": iso_local(k.last_used_at, tz)}
+                   for k in uow.session.execute(q).scalars()]
             self.audit.record(uow.session, actor, "key.list", "allowed", ["security.controls"],
-                              detail={"keys": len(out)})
+                              deployment=deployment, detail={"keys": len(out)})
             uow.commit()
             return out
 
@@ -89,11 +127,29 @@ class Keys:
             ).scalar_one_or_none()
 
     def authenticate(self, key: str | None) -> Actor | None:
-        """The actor of an unrevoked key, or None."""
+        """The actor of an unrevoked key, or None. A device key's use is noted (to the
+        minute) for the console's last activity."""
         if not key:
             return None
         k = self._active(key)
-        return Actor(f"key:{k.name}", k.role) if k else None
+        if k is None:
+            return None
+        if k.role == "device":
+            self._used(k)
+        return actor_of(k)
+
+    def _used(self, k: ApiKey) -> None:
+        now = self.clock.now()
+        last = k.last_used_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if last is not None and now - last < USE_RESOLUTION:
+            return
+        with self.uow() as uow:
+            row = uow.session.get(ApiKey, k.id)
+            if row is not None:
+                row.last_used_at = now
+                uow.commit()
 
     def locked_out(self, client: str) -> int | None:
         """Seconds until ``client`` may authenticate again, or None when it may now."""
@@ -115,7 +171,11 @@ class Keys:
         if not key:
             return None
         k = self._active(key.strip())
-        return (k.id, Actor(f"key:{k.name}", k.role)) if k else None
+        if k is None:
+            return None
+        if k.role == "device":
+            self._used(k)
+        return k.id, actor_of(k)
 
     def active(self, key_id: str) -> bool:
         """A console session lives only while its key is not revoked."""

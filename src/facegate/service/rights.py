@@ -62,7 +62,7 @@ class Rights:
         with self.uow() as uow:
             records.subject(uow.session, subject_id)
         return self.gate.check(actor, Facts(operation=operation, pack=self.gate.rule_pack,
-                                            on=self.clock.today(), actor_role=actor.role,
+                                            on=self.clock.today(), **actor.facts(),
                                             subject=SubjectFacts(subject_id),
                                             requester_verified=requester_verified),
                                subject=subject_id)

@@ -104,6 +104,17 @@ def coercion(f: Facts, p: Pack) -> list[Finding]:
                "个人已明确选择人脸识别")]
 
 
+@check("coercion.prohibited", "kiosk")
+def kiosk_no_reprompt(f: Facts, p: Pack) -> list[Finding]:
+    """A kiosk offers face recognition again in no transaction the person declined."""
+    if f.declined_in_transaction:
+        return [refuse("coercion.prohibited",
+                       f"the person declined face recognition in transaction {f.transaction}; "
+                       "do not prompt again, serve them by the alternative",
+                       "个人已在本次业务中拒绝人脸识别，不得再次请求")]
+    return []
+
+
 def _serves_the_person(m: Manifest, p: Pack) -> bool:
     """Whether the deployment verifies the person to handle business with them or serve them
     (``coercion.prohibited``); an undeclared or unknown purpose counts as such."""

@@ -104,6 +104,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # carries out once the person's identity is checked (``rights.handle``).
     "person": frozenset({"rights.request"}),
     "admin": ALL_OPERATIONS,
+    # A kiosk's key: its own deployment's matches and the person's declines, nothing else
+    # (``device_bound``).
+    "device": frozenset({"kiosk", "verify", "identify", "identify.match", "decline"}),
 }
 
 
@@ -122,16 +125,36 @@ def role_may(f: Facts, p: Pack) -> list[Finding]:
 
 # The keys an officer may create and revoke: a key of the officer's own role or the admin's
 # would let an officer hand out more than the officer role holds.
-OFFICER_KEY_ROLES = frozenset({"operator", "auditor"})
+OFFICER_KEY_ROLES = frozenset({"operator", "auditor", "device"})
 
 
 @check("security.controls", "key.manage")
 def key_role_may(f: Facts, p: Pack) -> list[Finding]:
-    """An officer manages operator and auditor keys only; the admin manages every key."""
+    """An officer manages operator, auditor and device keys only; the admin manages every
+    key."""
     if f.actor_role == "officer" and f.key_role is not None \
             and f.key_role not in OFFICER_KEY_ROLES:
         return [refuse("security.controls",
-                       f"an officer manages operator and auditor keys only, not an "
-                       f"{f.key_role!r} key", f"安全负责人只能管理操作员和审计员密钥，"
+                       f"an officer manages operator, auditor and device keys only, not an "
+                       f"{f.key_role!r} key", f"安全负责人只能管理操作员、审计员和设备密钥，"
                        f"不能管理“{f.key_role}”密钥")]
     return []
+
+
+@check("security.controls", *ALL_OPERATIONS)
+def device_bound(f: Facts, p: Pack) -> list[Finding]:
+    """A device key acts only at the deployment it belongs to, and only while its device is
+    registered in that deployment's manifest (``devices``)."""
+    if f.actor_role != "device":
+        return []
+    at = f.deployment.id if f.deployment is not None else f.deployment_id
+    if f.actor_deployment is None or at != f.actor_deployment:
+        return [refuse("security.controls",
+                       f"a device key of {f.actor_deployment!r} may not act at {at!r}",
+                       f"设备密钥只能用于其所属部署“{f.actor_deployment}”")]
+    if f.deployment is not None and f.actor_device not in {d.id for d in f.deployment.devices}:
+        return [refuse("security.controls",
+                       f"device {f.actor_device!r} is not registered in the manifest of "
+                       f"{at} (devices)", f"设备“{f.actor_device}”未在部署清单中登记")]
+    return []
+

@@ -42,7 +42,7 @@ ALL_OPERATIONS = frozenset({
     "audit.verify", "key.manage", "attributes", "transaction.review", "export", "pia.record",
     "pia.read", "pia.delete", "rights.access", "rights.delete", "rights.read", "housekeeping",
     "filing.read", "filing.record", "documents", "engine.read", "engine.migrate",
-    "rights.request", "backup", "index.load",
+    "rights.request", "backup", "index.load", "kiosk",
 })
 
 
