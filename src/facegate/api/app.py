@@ -39,7 +39,7 @@ from facegate.api.metrics import router as metrics_router
 from facegate.errors import FacegateError, unique_clauses
 from facegate.policy.packs import get_pack
 from facegate.service import Actor, Facegate, Settings
-from facegate.web import console, home, public
+from facegate.web import console, home, kiosk, public
 from facegate.web.security import SecurityHeaders
 
 SYSTEM = Actor("system:housekeeping", "admin")
@@ -181,6 +181,8 @@ def create_app(service: Facegate, housekeeping_every_s: float | None = None) -> 
     app.mount("/static", StaticFiles(packages=[("facegate.web", "static")]), name="static")
     app.include_router(public.router(service))
     app.include_router(console.router(service))
+    app.include_router(kiosk.router(service))
+    app.include_router(kiosk.font_router())
     app.include_router(home.router)
     app.include_router(metrics_router(service))
 

@@ -29,6 +29,10 @@ class Actor:
     deployment: str | None = None
     device: str | None = None
 
+    def at(self, transaction: str | None) -> dict[str, str]:
+        """A match's transaction and device, where there are any (for the audit trail)."""
+        return {k: v for k, v in (("transaction", transaction), ("device", self.device)) if v}
+
     def facts(self) -> ActorFacts:
         """The gate's facts about the actor (``Facts.actor_*``)."""
         return ActorFacts(actor_role=self.role, actor_deployment=self.deployment,

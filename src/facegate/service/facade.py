@@ -38,6 +38,7 @@ from facegate.service.identification import Identification
 from facegate.service.identities import Identities
 from facegate.service.indexes import IndexRegistry
 from facegate.service.keys import Keys
+from facegate.service.kiosk import Kiosk
 from facegate.service.matching import Matching
 from facegate.service.migration import EngineMigration
 from facegate.service.readiness import Readiness
@@ -108,6 +109,8 @@ class Facegate:
                                    facts=facts,
                                    recogniser=self.recogniser, indexes=indexes)
         self.dashboard = Dashboard(uow=uow, gate=gate, clock=clock, facts=facts)
+        self.kiosk = Kiosk(**common, facts=facts, identities=identities, matching=self.matching,
+                           consents=self.consents, public_url=settings.public_url)
 
     @staticmethod
     def initialise(settings: Settings) -> dict[str, Any]:

@@ -196,7 +196,8 @@ class Identification:
                               detail={"candidates": [c["subject"] for c in candidates],
                                       "faces": [[c["subject"] for c in f["candidates"]]
                                                 for f in faces],
-                                      "top": top, "threshold": threshold, "engines": keys})
+                                      "top": top, "threshold": threshold, "engines": keys,
+                                      **actor.at(transaction)})
             uow.commit()
         return {"deployment": deployment_id, "candidates": candidates, "faces": faces,
                 "threshold": threshold, "fmr_target": fmr, "gallery": gallery,

@@ -120,7 +120,7 @@ class Verification:
                               purpose=dep.purpose,
                               detail={"match": match, "score": round(score, 4),
                                       "threshold": threshold, "fmr_target": fmr,
-                                      "engine": used})
+                                      "engine": used, **actor.at(transaction)})
             if match and target and used == current:
                 migration = self.migration.step(uow, actor, dep, subject_id, faces[target],
                                                 current, target,
@@ -138,3 +138,4 @@ class Verification:
                 "score": round(score, 6), "threshold": threshold, "fmr_target": fmr,
                 "faces_detected": len(scans[0].faces), "engine": used,
                 "migration": migration, "decision": decision.to_dict()}
+

@@ -41,7 +41,12 @@ CONSOLE_ROLES = ("officer", "auditor", "admin")
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-PAGES = ("/console", "/notice", "/rights", "/static")
+# The kiosk (``web/kiosk.py``): no image from the camera can become a ``data:`` or ``blob:``
+# image, no worker can cache anything, and nothing can be sent to another origin.
+KIOSK_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+             "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+             "frame-ancestors 'none'; worker-src 'none'; manifest-src 'none'; font-src 'self'")
+PAGES = ("/console", "/notice", "/rights", "/static", "/kiosk")
 
 
 @dataclass(frozen=True)
@@ -179,10 +184,14 @@ class SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         response = await call_next(request)
         if request.url.path.startswith(PAGES):
-            response.headers["Content-Security-Policy"] = CSP
+            kiosk = request.url.path.startswith("/kiosk")
+            response.headers["Content-Security-Policy"] = KIOSK_CSP if kiosk else CSP
             response.headers["X-Content-Type-Options"] = "nosniff"
             response.headers["Referrer-Policy"] = "no-referrer"
             response.headers["X-Frame-Options"] = "DENY"
-            if request.url.path.startswith("/console"):
+            if kiosk:  # the camera for this page only; nothing of it is kept anywhere
+                response.headers["Permissions-Policy"] = ("camera=(self), microphone=(), "
+                                                          "geolocation=()")
+            if kiosk or request.url.path.startswith("/console"):
                 response.headers["Cache-Control"] = "no-store"
         return response

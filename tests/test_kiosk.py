@@ -1,0 +1,336 @@
+"""The kiosk in a real browser: Debian's Chromium with a fake camera fed from a real photo
+(``tests/fake_camera.py``), against a real uvicorn server, the real store and the real engine.
+
+The three paths of a person at the door, each checked in the page and in the audit trail:
+face then verified; face then not matched then the alternative; the alternative at once, after
+which no camera starts and face is not offered again in that transaction. axe-core checks every
+state. ``FACEGATE_SCREENSHOTS=docs pytest tests/test_kiosk.py`` also saves the screenshots
+shown in the README."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.browser import ARGS, CHROMIUM, needs_chromium
+from tests.conftest import ID02, JOLIE, OFFICER, OPERATOR, assessed, office_manifest, photo, running
+from tests.fake_camera import camera_args, y4m_from_photo
+
+from facegate.api.app import create_app
+from facegate.engine import Engine
+from facegate.service import Actor, Facegate, Settings
+
+pytestmark = needs_chromium
+
+DEVICE = {"id": "door-3-tablet", "capture_area": "In front of the floor-3 door",
+          "security_tested_on": "2026-06-01"}
+AUDITOR = Actor("kiosk-auditor", "auditor")
+# Counts the camera starts the page asks for (the test's own probe, not the product's).
+COUNT_CAMERA = """
+window.__cameraStarts = 0;
+if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => { window.__cameraStarts += 1; return real(c); };
+}
+"""
+
+
+@dataclass
+class Kiosk:
+    base: str
+    service: Facegate
+    dep: str
+    key: str
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/kiosk/{self.dep}"
+
+    def trail(self, transaction: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """The audit records of one kiosk transaction: operation, decision, detail."""
+        recs = self.service.audit.page(AUDITOR, 500, deployment=self.dep)
+        return [(r["operation"], r["decision"], r.get("detail") or {}) for r in reversed(recs)
+                if (r.get("detail") or {}).get("transaction") == transaction]
+
+
+def enrolled(service: Facegate, dep: str, ref: str, image: bytes) -> str:
+    sid = str(service.subjects.add(OFFICER, ref)["id"])
+    service.consents.grant(OFFICER, sid, dep, "access_control")
+    service.matching.enrol(OPERATOR, sid, dep, [image])
+    return sid
+
+
+@pytest.fixture()
+def kiosk(data_dir: Path, engine: Engine) -> Iterator[Kiosk]:
+    settings = Settings(data_dir=data_dir)
+    Facegate.initialise(settings)
+    service = Facegate(settings, engine)
+    dep = assessed(service, office_manifest(devices=[DEVICE]))
+    enrolled(service, dep, "E-1001", photo(JOLIE[0]))
+    enrolled(service, dep, "E-2002", photo(ID02[0]))
+    key = str(service.keys.create(OFFICER, "door-3-tablet", "device", deployment=dep,
+                                  device=DEVICE["id"])["key"])
+    for base in running(create_app(service, housekeeping_every_s=0)):
+        yield Kiosk(base, service, dep, key, data_dir)
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Chromium whose camera shows a photo of the person enrolled as E-1001 (another photo
+    than the one enrolled)."""
+    from playwright.sync_api import sync_playwright
+
+    video = y4m_from_photo(photo(JOLIE[1]), tmp_path_factory.mktemp("camera") / "jolie.y4m")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=[*ARGS, *camera_args(video)])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def axe_serious(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes']][:3]})"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+class Screens:
+    """Axe on every state seen, and the screenshots when asked for."""
+
+    def __init__(self) -> None:
+        self.problems: dict[str, list[str]] = {}
+        self.folder = os.environ.get("FACEGATE_SCREENSHOTS")
+
+    def state(self, page: Any, name: str) -> None:
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+        found = axe_serious(page)
+        if found:
+            self.problems[name] = found
+        if self.folder:
+            # the camera's picture is masked: the docs show the page, not a face
+            page.screenshot(path=str(Path(self.folder) / f"kiosk-{name}.png"),
+                            mask=[page.locator("video")])
+
+
+def signed_in(browser: Any, k: Kiosk) -> tuple[Any, Any]:
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 900, "height": 1100})
+    ctx.add_init_script(COUNT_CAMERA)
+    page = ctx.new_page()
+    page.goto(k.url)
+    page.fill("#api_key", k.key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#s-notice:not([hidden])")
+    return ctx, page
+
+
+def state(page: Any) -> str:
+    return str(page.get_attribute("#kiosk", "data-state"))
+
+
+def capture(page: Any) -> None:
+    page.wait_for_selector("#s-camera:not([hidden])")
+    page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    page.click("#capture")
+    page.wait_for_selector("#s-result:not([hidden])", timeout=120_000)
+
+
+def frame_gone(page: Any) -> None:
+    """Nothing of the frame is left in the page: no camera, no canvas, no image of it."""
+    assert page.evaluate("document.getElementById('preview').srcObject") is None
+    assert page.evaluate("document.querySelectorAll('canvas, img').length") == 0
+
+
+def test_face_then_verified(kiosk: Kiosk, browser: Any) -> None:
+    screens = Screens()
+    ctx, page = signed_in(browser, kiosk)
+    cookie = next(c for c in ctx.cookies() if c["name"] == "fg_kiosk")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    tx = page.get_attribute("#kiosk", "data-transaction")
+    notice = page.inner_text("#s-notice")
+    for said in ("Example Trading Co., Ltd.", "365", "No image of your face is kept",
+                 "不保存任何人脸图像", "/rights/hq-office-door", "Badge at the guard desk"):
+        assert said in notice, said
+    assert page.evaluate("window.__cameraStarts") == 0  # no camera before the choice
+    screens.state(page, "notice")
+
+    page.click("#choose-face")
+    page.wait_for_selector("#s-claim:not([hidden])")
+    screens.state(page, "claim")
+    page.fill("#claim", "E-1001")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#s-camera:not([hidden])")
+    page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    screens.state(page, "camera")
+    capture(page)
+    assert page.is_visible("[data-outcome=matched]"), page.inner_text("#s-result")
+    assert "Verified" in page.inner_text("#s-result")
+    assert page.is_visible("#s-result .to-alt")  # the alternative still one tap away
+    frame_gone(page)
+    assert page.evaluate("window.__cameraStarts") == 1
+    screens.state(page, "verified")
+
+    steps = kiosk.trail(str(tx))
+    assert [(op, d) for op, d, _ in steps] == [
+        ("kiosk.notice", "allowed"), ("kiosk.choice", "allowed"), ("verify", "allowed")]
+    assert steps[2][2]["match"] is True and steps[2][2]["device"] == "door-3-tablet"
+    assert not screens.problems, screens.problems
+    ctx.close()
+
+
+def test_face_not_matched_then_the_alternative(kiosk: Kiosk, browser: Any) -> None:
+    screens = Screens()
+    ctx, page = signed_in(browser, kiosk)
+    tx = page.get_attribute("#kiosk", "data-transaction")
+    page.click("#choose-face")
+    page.fill("#claim", "E-2002")  # someone else's badge: the camera shows E-1001
+    page.click("#claim-form button[type=submit]")
+    capture(page)
+    assert page.is_visible("[data-outcome=not_matched]"), page.inner_text("#s-result")
+    assert page.is_visible("#retry")
+    frame_gone(page)
+    screens.state(page, "not-matched")
+
+    page.click("#s-result .to-alt")
+    page.wait_for_selector("#s-alternative:not([hidden])")
+    text = page.inner_text("#s-alternative")
+    assert "Show the staff badge at the guard desk" in text
+    assert "No face recognition is used for this visit" in text
+    assert not page.is_visible("#choose-face") and not page.is_visible("#retry")
+    screens.state(page, "alternative")
+
+    steps = kiosk.trail(str(tx))
+    assert [(op, d) for op, d, _ in steps] == [
+        ("kiosk.notice", "allowed"), ("kiosk.choice", "allowed"), ("verify", "allowed"),
+        ("decline", "allowed")]
+    assert steps[2][2]["match"] is False
+    assert not screens.problems, screens.problems
+    ctx.close()
+
+
+def test_alternative_at_once_never_starts_the_camera(kiosk: Kiosk, browser: Any) -> None:
+    screens = Screens()
+    ctx, page = signed_in(browser, kiosk)
+    tx = page.get_attribute("#kiosk", "data-transaction")
+    page.focus("#choose-alt")  # by keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#s-alternative:not([hidden])")
+    assert page.evaluate("window.__cameraStarts") == 0
+    assert page.evaluate("document.activeElement.id") == "h-alternative"
+    for selector in ("#choose-face", "#s-claim", "#s-camera", "#capture", "#retry"):
+        assert not page.is_visible(selector), selector
+    # No re-prompt in this transaction: the server refuses face for it too.
+    csrf = page.get_attribute("#kiosk", "data-csrf")
+    answer = page.evaluate(
+        """([tx, csrf]) => fetch(location.pathname + '/choice', {method: 'POST',
+             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+             body: JSON.stringify({transaction: tx})})
+           .then(r => r.json().then(b => [r.status, b.rules]))""", [tx, csrf])
+    assert answer == [403, ["coercion.prohibited"]]
+    assert page.evaluate("window.__cameraStarts") == 0
+
+    steps = kiosk.trail(str(tx))
+    assert [(op, d) for op, d, _ in steps] == [
+        ("kiosk.notice", "allowed"), ("decline", "allowed"), ("kiosk", "refused")]
+    assert not screens.problems, screens.problems
+    ctx.close()
+
+
+def test_large_text_and_sign_in_pass_axe(kiosk: Kiosk, browser: Any) -> None:
+    screens = Screens()
+    ctx = browser.new_context(locale="en-GB", viewport={"width": 900, "height": 1100})
+    page = ctx.new_page()
+    page.goto(kiosk.url)
+    screens.state(page, "sign-in")
+    page.fill("#api_key", "fg_not_a_key")
+    page.click("button[type=submit]")
+    assert "not valid" in page.inner_text("#sign-in-error")
+    page.fill("#api_key", kiosk.key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#s-notice:not([hidden])")
+    before = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    page.click("#large-text")
+    after = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert after >= before * 1.3
+    assert page.get_attribute("#large-text", "aria-pressed") == "true"
+    screens.state(page, "large-text")
+    assert not screens.problems, screens.problems
+    ctx.close()
+
+
+def test_no_image_is_kept_by_page_cache_or_server(kiosk: Kiosk) -> None:
+    """The headers say so, and the data directory holds no JPEG after a match."""
+    with httpx.Client(base_url=kiosk.base, timeout=120) as c:
+        r = c.get(f"/kiosk/{kiosk.dep}")
+        csp = r.headers["content-security-policy"]
+        assert r.headers["cache-control"] == "no-store"
+        assert "img-src 'self';" in csp and "data:" not in csp and "blob:" not in csp
+        assert "worker-src 'none'" in csp and "connect-src 'self'" in csp
+        assert "camera=(self)" in r.headers["permissions-policy"]
+        token = r.cookies.get("fg_login_csrf")
+        r = c.post(f"/kiosk/{kiosk.dep}/login", data={"api_key": kiosk.key, "csrf": token})
+        assert r.status_code == 303
+        r = c.get(f"/kiosk/{kiosk.dep}")
+        html = r.text
+        tx = html.split('data-transaction="')[1].split('"')[0]
+        csrf = html.split('data-csrf="')[1].split('"')[0]
+        head = {"X-CSRF-Token": csrf}
+        assert c.post(f"/kiosk/{kiosk.dep}/choice", json={"transaction": tx},
+                      headers=head).status_code == 200
+        r = c.post(f"/kiosk/{kiosk.dep}/match", data={"transaction": tx, "claim": "E-1001"},
+                   files=[("image", ("f.jpg", photo(JOLIE[1]), "image/jpeg"))], headers=head)
+        assert r.status_code == 200 and r.json()["outcome"] == "matched", r.text
+        assert r.headers["cache-control"] == "no-store"
+        assert set(r.json()) == {"transaction", "outcome", "staff_confirm"}  # never who
+        # without the page's token, nothing is done
+        assert c.post(f"/kiosk/{kiosk.dep}/choice",
+                      json={"transaction": tx}).status_code == 403
+    jpegs = [p for p in kiosk.data_dir.rglob("*") if p.is_file()
+             and b"\xff\xd8\xff" in p.read_bytes()]
+    assert not jpegs
+
+
+def test_unknown_claim_is_told_as_not_matched(kiosk: Kiosk) -> None:
+    service, dep = kiosk.service, kiosk.dep
+    who = Actor("key:door-3-tablet", "device", dep, DEVICE["id"])
+    tx = service.kiosk.start(who, dep)["transaction"]
+    service.kiosk.choose_face(who, dep, tx)
+    out = service.kiosk.match(who, dep, photo(JOLIE[1]), tx, claim="NOBODY-99")
+    assert out["outcome"] == "not_matched"
+    steps = kiosk.trail(tx)
+    assert steps[-1][:2] == ("verify", "refused") and steps[-1][2]["claim"] == "unknown"
+
+
+def test_a_device_key_works_only_at_its_own_kiosk(kiosk: Kiosk) -> None:
+    other = assessed(kiosk.service, office_manifest(id="other-door", devices=[DEVICE]))
+    with httpx.Client(base_url=kiosk.base, timeout=60) as c:
+        r = c.get(f"/kiosk/{other}")
+        token = r.cookies.get("fg_login_csrf")
+        r = c.post(f"/kiosk/{other}/login", data={"api_key": kiosk.key, "csrf": token})
+        assert r.status_code == 403 and "not a device key of this deployment" in r.text
+    officer_key = kiosk.service.keys.create(OFFICER, "k-op", "operator")["key"]
+    with httpx.Client(base_url=kiosk.base, timeout=60) as c:
+        token = c.get(f"/kiosk/{kiosk.dep}").cookies.get("fg_login_csrf")
+        r = c.post(f"/kiosk/{kiosk.dep}/login", data={"api_key": officer_key, "csrf": token})
+        assert r.status_code == 403
+
+
+def test_revoking_the_key_stops_the_kiosk(kiosk: Kiosk) -> None:
+    with httpx.Client(base_url=kiosk.base, timeout=60) as c:
+        token = c.get(f"/kiosk/{kiosk.dep}").cookies.get("fg_login_csrf")
+        c.post(f"/kiosk/{kiosk.dep}/login", data={"api_key": kiosk.key, "csrf": token})
+        assert 'id="kiosk"' in c.get(f"/kiosk/{kiosk.dep}").text
+        key_id = next(k["id"] for k in kiosk.service.keys.all(OFFICER) if k["role"] == "device")
+        kiosk.service.keys.revoke(OFFICER, key_id)
+        r = c.get(f"/kiosk/{kiosk.dep}")
+        assert 'id="kiosk"' not in r.text and 'id="api_key"' in r.text
