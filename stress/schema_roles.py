@@ -1,8 +1,8 @@
 """Schemathesis against ``/openapi.json`` with each role: every operation of the served API is
 called with generated requests (valid ones, then invalid ones) as an officer, an operator, an
-auditor and without a key, and each response is checked against the OpenAPI document: no
-server error (5xx), a documented status code, a documented content type, a body and headers
-that match the documented schema.
+auditor, a device (a kiosk's key, bound to the first deployment) and without a key, and each
+response is checked against the OpenAPI document: no server error (5xx), a documented status
+code, a documented content type, a body and headers that match the documented schema.
 
 The app is served with uvicorn on loopback over a temporary data directory, with a world to
 refer to: deployments (registered and assessed), subjects, a consent, an enrolled face. Three
@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ from facegate.service import Actor, Facegate, Settings
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTOS = [SHARED / "data" / "deepface" / "id01_angelina_jolie" / name
           for name in ("img1.jpg", "img2.jpg")]
-ROLES: tuple[str | None, ...] = ("officer", "operator", "auditor", None)
+ROLES: tuple[str | None, ...] = ("officer", "operator", "auditor", "device", None)
+# The kiosk every deployment of the world lists; the device key belongs to the first one.
+DEVICE = "schema-kiosk"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
@@ -141,17 +144,21 @@ def served(service: Facegate) -> Iterator[str]:
 
 
 def build_world(service: Facegate) -> tuple[World, dict[str, str]]:
-    """Keys for each role, three assessed deployments, three subjects that consented at the
-    first one, and one enrolled face when the photos are present."""
+    """Keys for each role, three assessed deployments (each listing the kiosk), three subjects
+    that consented at the first one, and one enrolled face when the photos are present."""
     keys = {role: str(service.keys.create(ADMIN, f"schema-{role}", role)["key"])
-            for role in ROLES if role is not None}
+            for role in ROLES if role not in (None, "device")}
     manifest = yaml.safe_load((SHARED / "examples" / "office-door.yaml").read_text())
+    manifest["devices"] = [{"id": DEVICE, "capture_area": "The 1 m in front of the tablet",
+                            "security_tested_on": date.today().isoformat()}]
     deployments = []
     for i in range(3):
         dep = str(service.deployments.apply(OFFICER, {**manifest, "id": f"schema-door-{i}",
                                                       "mode": "identify"})["id"])
         service.assessments.record(OFFICER, dep, ASSESSMENT)
         deployments.append(dep)
+    keys["device"] = str(service.keys.create(ADMIN, "schema-device", "device",
+                                             deployment=deployments[0], device=DEVICE)["key"])
     subjects = [str(service.subjects.add(OFFICER, f"SCHEMA-{i}")["id"]) for i in range(3)]
     for sid in subjects:
         service.consents.grant(OFFICER, sid, deployments[0], "access_control")

@@ -290,7 +290,8 @@ def test_responses_carry_every_field_the_service_returns(
         same_shape(r, service.keys.create(ADMIN, "m", "auditor"))
         made = r.json()["id"]
         assert any(k["id"] == made and k["role"] == "auditor" for k in service.keys.all(ADMIN))
-        same_body(c.get("/v1/whoami", headers=admin), {"name": "key:k-admin", "role": "admin"})
+        same_body(c.get("/v1/whoami", headers=admin), {"name": "key:k-admin", "role": "admin",
+                                                        "deployment": None, "device": None})
 
         r = c.post("/v1/consents/withdraw", json={"subject": sid}, headers=off)
         assert r.json()["deleted"]["templates"]

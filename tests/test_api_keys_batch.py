@@ -42,8 +42,10 @@ def test_keys_are_listed_without_secrets_and_revoked_at_once(
     assert listed.status_code == 200
     rows = {k["name"]: k for k in listed.json()}
     assert set(rows) == {f"kb-{r}" for r in ROLES}
-    assert all(set(k) == {"id", "name", "role", "created_at", "revoked", "revoked_at"}
-               for k in rows.values())
+    assert all(set(k) == {"id", "name", "role", "created_at", "revoked", "revoked_at",
+                          "deployment", "device", "last_used_at"} for k in rows.values())
+    assert all(k["deployment"] is k["device"] is k["last_used_at"] is None
+               for k in rows.values())  # no device key among them
     assert all(value not in listed.text for value in keys.values())
     assert "digest" not in listed.text
     assert not any(k["revoked"] for k in rows.values())

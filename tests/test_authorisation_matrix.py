@@ -13,6 +13,9 @@ checked by the use case, after the body is validated, so each request carries a 
 a refused role must get 403 with ``security.controls``; an allowed role anything but 401, 500,
 or a 403 naming ``security.controls``.
 
+The ``device`` key (a kiosk) belongs to the shared deployment and to the device its manifest
+lists: it may verify, identify and record a decline there, and call what every key may.
+
 ``pytest -q tests/test_authorisation_matrix.py -s`` prints the counts."""
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -39,8 +43,10 @@ from tests.conftest import (
 from facegate.api.app import create_app
 from facegate.service import Actor, Facegate
 
-ROLES = ("operator", "officer", "auditor", "admin")
+ROLES = ("operator", "officer", "auditor", "admin", "device")
 ADMIN = Actor("matrix-admin", "admin")
+# The kiosk every deployment of the world lists; the device key belongs to the shared one.
+DEVICE = "mx-kiosk"
 
 ALL = frozenset(ROLES)
 OFFICE = frozenset({"officer", "admin"})
@@ -48,12 +54,21 @@ FACES = frozenset({"operator", "admin"})
 READERS = frozenset({"operator", "officer", "auditor", "admin"})
 AUDIT = frozenset({"officer", "auditor", "admin"})
 FACES_OFFICE = frozenset({"operator", "officer", "admin"})
+KIOSK = FACES | {"device"}
+KIOSK_OFFICE = FACES_OFFICE | {"device"}
 
 _ids = itertools.count()
 
 
 def _unique(prefix: str) -> str:
     return f"{prefix}{next(_ids)}"
+
+
+def kiosk_manifest(**over: Any) -> dict[str, Any]:
+    """The office door in 1:N, listing the world's kiosk (tested today)."""
+    devices = [{"id": DEVICE, "capture_area": "The 1 m in front of the tablet",
+                "security_tested_on": date.today().isoformat()}]
+    return office_manifest(mode="identify", devices=devices, **over)
 
 
 @dataclass
@@ -67,7 +82,7 @@ class World:
     image: bytes
 
     def fresh_dep(self) -> str:
-        return assessed(self.service, office_manifest(id=_unique("mx-d"), mode="identify"))
+        return assessed(self.service, kiosk_manifest(id=_unique("mx-d")))
 
     def fresh_sid(self) -> str:
         return str(self.service.subjects.add(OFFICER, _unique("MX-S-"))["id"])
@@ -148,16 +163,16 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Maker]] = {
     ("GET", "/v1/consents"): (OFFICE, lambda w: Call()),
     ("POST", "/v1/consents/withdraw"): (OFFICE, lambda w: Call(
         json={"subject": w.consenting_sid()})),
-    ("POST", "/v1/decline"): (FACES_OFFICE, lambda w: Call(json={"deployment": w.dep})),
+    ("POST", "/v1/decline"): (KIOSK_OFFICE, lambda w: Call(json={"deployment": w.dep})),
     ("POST", "/v1/enrol"): (FACES, lambda w: Call(
         data={"subject": w.sid, "deployment": w.dep},
         files=[("images", ("a.jpg", w.image, "image/jpeg"))])),
     ("POST", "/v1/enrol/batch"): (FACES, lambda w: Call(
         data={"deployment": w.dep, "subject": w.sid},
         files=[("images", ("a.jpg", w.image, "image/jpeg"))])),
-    ("POST", "/v1/verify"): (FACES, lambda w: Call(
+    ("POST", "/v1/verify"): (KIOSK, lambda w: Call(
         data={"subject": w.sid, "deployment": w.dep}, files=[_image(w)])),
-    ("POST", "/v1/identify"): (FACES, lambda w: Call(
+    ("POST", "/v1/identify"): (KIOSK, lambda w: Call(
         data={"deployment": w.dep}, files=[_image(w)])),
     ("POST", "/v1/detect"): (FACES, lambda w: Call(files=[_image(w)])),
     # No attribute analysis exists: every caller is refused (422, attributes.sensitive)
@@ -227,8 +242,11 @@ def test_every_operation_answers_each_role_as_the_matrix_says(
         served: tuple[str, FastAPI], sqlite_service: Facegate) -> None:
     base, _ = served
     service = sqlite_service
-    keys = {role: service.keys.create(ADMIN, f"mx-{role}", role)["key"] for role in ROLES}
-    dep = assessed(service, office_manifest(mode="identify"))
+    dep = assessed(service, kiosk_manifest())
+    keys = {role: service.keys.create(ADMIN, f"mx-{role}", role)["key"]
+            for role in ROLES if role != "device"}
+    keys["device"] = service.keys.create(ADMIN, "mx-device", "device", deployment=dep,
+                                         device=DEVICE)["key"]
     sid = service.subjects.add(OFFICER, "MX-SUBJECT")["id"]
     service.consents.grant(OFFICER, sid, dep, "access_control")
     world = World(service, dep, sid, photo(JOLIE[0]))

@@ -34,7 +34,8 @@ def test_liveness_keys_and_rules(served: Served) -> None:
     with served.client("admin") as admin:
         made = admin.keys.create("door-7", "operator")
         with Client(served.base, made["key"]) as door:
-            assert door.keys.whoami() == {"name": "key:door-7", "role": "operator"}
+            assert door.keys.whoami() == {"name": "key:door-7", "role": "operator",
+                                          "deployment": None, "device": None}
         listed = admin.keys.list(limit=2)  # five keys: three pages
         assert len(listed) == 5 and len({k["id"] for k in listed}) == 5
         assert made["id"] in {k["id"] for k in listed}

@@ -56,8 +56,7 @@ def main_options(
 def init() -> None:
     """Create the data directory, the master key (outside it) and the database.
 
-    On the first run, also creates one API key per role and prints them once.
-    """
+    On the first run, also creates one API key per role and prints them once."""
     settings = STATE.settings
     info = Facegate.initialise(settings)
     svc = Facegate(settings)
@@ -348,9 +347,12 @@ backups.register(app)
 
 @key_app.command("create")
 def key_create(name: Annotated[str, typer.Option(help="Who or what uses the key.")],
-               role: Annotated[str, typer.Option(help="|".join(ROLES))]) -> None:
+               role: Annotated[str, typer.Option(help="|".join(ROLES))],
+               deployment: Annotated[str | None, typer.Option(help="A device's.")] = None,
+               device: Annotated[str | None, typer.Option(
+                   help="A device key's: one of its deployment's devices.")] = None) -> None:
     """Create an API key; it is shown once."""
-    out = STATE.service.keys.create(actor(), name, role)
+    out = STATE.service.keys.create(actor(), name, role, deployment, device)
     emit(out, out["key"])
 
 

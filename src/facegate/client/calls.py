@@ -32,6 +32,7 @@ Manifest: TypeAlias = Mapping[str, Any] | bytes | os.PathLike[str]
 Attributes: TypeAlias = str | Sequence[str] | None
 Lang: TypeAlias = Literal["zh", "en"]
 Format: TypeAlias = Literal["pdf", "html"]
+Role: TypeAlias = Literal["operator", "officer", "auditor", "admin", "device"]
 _Id: TypeAlias = str
 
 
@@ -344,8 +345,12 @@ def export(route: Route, subject: _Id, basis: str | None, with_identity: bool
 # ---- keys and rules ---------------------------------------------------------------------------
 
 @endpoint("POST", "/v1/keys", "keys.create")
-def create_key(route: Route, name: str, role: str) -> Call[o.KeyCreated]:
-    return route.call(read_object, json={"name": name, "role": role})
+def create_key(route: Route, name: str, role: str, deployment: str | None = None,
+               device: str | None = None) -> Call[o.KeyCreated]:
+    body = {"name": name, "role": role}
+    body.update({k: v for k, v in (("deployment", deployment), ("device", device))
+                 if v is not None})
+    return route.call(read_object, json=body)
 
 
 @endpoint("GET", "/v1/keys", "keys.list")

@@ -242,10 +242,13 @@ class KeyCreated(TypedDict):
     name: str
     role: str
     key: str
+    deployment: str | None
+    device: str | None
 
 
 class Key(TypedDict):
-    """A key as it is listed: never its value or its digest."""
+    """A key as it is listed: never its value or its digest. A device key names its
+    deployment and device and when it was last used (to the minute)."""
 
     id: str
     name: str
@@ -253,6 +256,9 @@ class Key(TypedDict):
     created_at: str
     revoked: bool
     revoked_at: str | None
+    deployment: str | None
+    device: str | None
+    last_used_at: str | None
 
 
 class KeyRevoked(TypedDict):
@@ -264,6 +270,8 @@ class KeyRevoked(TypedDict):
 class WhoAmI(TypedDict):
     name: str
     role: str
+    deployment: str | None
+    device: str | None
 
 
 class Rule(TypedDict):

@@ -17,7 +17,7 @@ import httpx
 from facegate.client import calls
 from facegate.client import models as m
 from facegate.client import models_ops as o
-from facegate.client.calls import Attributes, Format, Lang, Manifest
+from facegate.client.calls import Attributes, Format, Lang, Manifest, Role
 from facegate.client.errors import NoAnswer, error_from
 from facegate.client.wire import (
     DEFAULT_TIMEOUT,
@@ -319,10 +319,11 @@ class Rights(Resource):
 
 
 class Keys(Resource):
-    def create(self, name: str, role: Literal["operator", "officer", "auditor", "admin"]
-               ) -> o.KeyCreated:
-        """A new key; its value (``key``) is in this answer only."""
-        return self._s.send(calls.create_key(name, role))
+    def create(self, name: str, role: Role, *, deployment: str | None = None,
+               device: str | None = None) -> o.KeyCreated:
+        """A new key (its value, ``key``, is in this answer only); a device key names its
+        deployment and one of the devices in that deployment's manifest."""
+        return self._s.send(calls.create_key(name, role, deployment, device))
 
     def list(self, *, limit: int | None = None) -> builtins.list[o.Key]:
         """Every key (never a value or a digest), following the pages."""

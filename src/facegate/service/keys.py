@@ -50,12 +50,12 @@ class Keys:
         manifest; no other key names either."""
         if role not in ROLES:
             raise BadInput(f"role must be one of {', '.join(ROLES)}")
+        self.gate.role(actor, "key.manage", key_role=role)  # before anything is looked up
         if role == "device":
             self._registered(deployment, device)
         elif deployment is not None or device is not None:
             raise BadInput("only a device key names a deployment and a device",
                            rules=["security.controls"])
-        self.gate.role(actor, "key.manage", key_role=role)
         key = "fg_" + secrets.token_urlsafe(32)
         kid = "key_" + secrets.token_hex(6)
         with self.uow() as uow:
@@ -76,7 +76,10 @@ class Keys:
             raise BadInput("a device key names its deployment and its device (one of the "
                            "manifest's devices)", rules=["security.controls"])
         with self.uow() as uow:
-            _, manifest = records.deployment(uow.session, deployment)
+            try:
+                _, manifest = records.deployment(uow.session, deployment)
+            except NotFound as e:
+                raise NotFound(e.message, rules=["security.controls"]) from e
         ids = [d.id for d in manifest.devices]
         if device not in ids:
             raise BadInput(f"device {device!r} is not registered in the manifest of "

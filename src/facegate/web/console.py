@@ -19,6 +19,7 @@ from facegate.service import Actor, Facegate
 from facegate.service.filing import operator_of
 from facegate.web import charts
 from facegate.web.console_audit import Helpers, audit_pages
+from facegate.web.console_devices import device_pages
 from facegate.web.i18n import lang_of
 from facegate.web.render import page
 from facegate.web.security import (
@@ -169,7 +170,21 @@ def router(service: Facegate) -> APIRouter:
                     deletions=service.audit.deletion_counts(who),
                     pending=len(service.rights.all(who, "pending")))
 
-    # ---- deployments ----------------------------------------------------------------------
+    # ---- deployments (their devices and device keys: web/console_devices.py) ------------
+
+    def act(request: Request, csrf: str, do: Callable[[Session], Response]) -> Response:
+        """Run a state-changing form: signed in, CSRF, not an auditor; errors shown."""
+        s = session_of(request)
+        stop = changing(request, s, csrf)
+        if stop is not None:
+            return stop
+        assert s is not None
+        try:
+            return do(s)
+        except FacegateError as e:
+            return failed(request, s, e)
+
+    devices = device_pages(r, service, Helpers(session_of, view, denied, failed), act)
 
     @r.get("/deployments")
     def deployments(request: Request) -> Response:
@@ -239,6 +254,7 @@ def router(service: Facegate) -> APIRouter:
             return failed(request, s, e)
         return view(request, s, "console/deployment.html", dep=dep, health=health,
                     assessments=assessments,
+                    **devices(s, dep, request.query_params.get("revoked")),
                     manifest_yaml=yaml.safe_dump(dep["manifest"], allow_unicode=True,
                                                  sort_keys=False))
 
@@ -297,18 +313,6 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         return subject_page(request, s, sid)
-
-    def act(request: Request, csrf: str, do: Callable[[Session], Response]) -> Response:
-        """Run a state-changing form: signed in, CSRF, not an auditor; errors shown."""
-        s = session_of(request)
-        stop = changing(request, s, csrf)
-        if stop is not None:
-            return stop
-        assert s is not None
-        try:
-            return do(s)
-        except FacegateError as e:
-            return failed(request, s, e)
 
     @r.post("/subjects/{sid}/consent")
     def grant(request: Request, sid: str, csrf: Annotated[str, Form()],

@@ -106,6 +106,47 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "pending": ("待处理", "pending"),
     "received": ("已收到", "received"),
     "done": ("已完成", "done"),
+    # the devices of a deployment and their keys (web/console_devices.py)
+    "dev_title": ("采集设备", "Devices"),
+    "dev_id": ("设备编号", "Device"),
+    "dev_area": ("采集区域", "Capture area"),
+    "dev_tested": ("最近安全测试", "Last security test"),
+    "dev_due": ("下次测试截止", "Next test due"),
+    "dev_interval": ("每台设备须每 {n} 个月完成一次安全测试（规则 devices.annual-test）。",
+                     "Each device needs a security test every {n} months (rule "
+                     "devices.annual-test)."),
+    "dev_ok": ("按期", "on time"),
+    "dev_soon": ("30 天内到期", "due within 30 days"),
+    "dev_overdue": ("已逾期", "overdue"),
+    "dev_missing": ("未记录安全测试", "no test recorded"),
+    "dev_none": ("此部署未登记采集设备。请在部署清单的 devices 字段中登记每台设备、其采集区域及最近"
+                 "安全测试日期（规则 devices.annual-test），然后重新登记清单。",
+                 "This deployment registers no capture device. List each device, its capture "
+                 "area and its last security test in the manifest's devices field (rule "
+                 "devices.annual-test), then register the manifest again."),
+    "dev_keys_of": ("设备密钥：", "Keys of device"),
+    "dev_keys_hidden": ("设备密钥仅合规专员和管理员可见。",
+                        "Device keys are shown to officers and admins only."),
+    "dev_no_keys": ("此设备还没有密钥。", "This device has no key yet."),
+    "dev_stray": ("清单中已无其设备的密钥", "Keys of devices no longer in the manifest"),
+    "key_name": ("名称", "Name"),
+    "key_created": ("创建时间", "Created"),
+    "key_last": ("最近活动", "Last activity"),
+    "key_never": ("从未使用", "never"),
+    "key_active": ("有效", "active"),
+    "key_revoked": ("已吊销", "revoked"),
+    "key_revoke": ("吊销", "Revoke"),
+    "key_new_name": ("密钥名称（如放置位置）", "Key name (e.g. where the tablet is)"),
+    "key_create": ("创建密钥", "Create key"),
+    "key_made": ("设备密钥已创建", "Device key created"),
+    "key_value": ("密钥", "Key"),
+    "key_once": ("请立即复制此密钥并配置到设备上：它只显示这一次，之后不会再显示。"
+                 "遗失时请吊销并重新创建。",
+                 "Copy this key now and set it on the device: it is shown only this once and "
+                 "never again. If it is lost, revoke it and create another."),
+    "kiosk": ("自助终端页面", "Kiosk page"),
+    "key_back": ("返回部署", "Back to the deployment"),
+    "key_revoked_flash": ("已吊销密钥", "Key revoked"),
 }
 
 
