@@ -23,6 +23,7 @@ from tests.fake_camera import camera_args, y4m_from_photo
 
 from facegate.api.app import create_app
 from facegate.engine import Engine
+from facegate.errors import Refused
 from facegate.service import Actor, Facegate, Settings
 
 pytestmark = needs_chromium
@@ -159,8 +160,9 @@ def test_face_then_verified(kiosk: Kiosk, browser: Any) -> None:
     tx = page.get_attribute("#kiosk", "data-transaction")
     notice = page.inner_text("#s-notice")
     for said in ("Example Trading Co., Ltd.", "365", "No image of your face is kept",
-                 "不保存任何人脸图像", "/rights/hq-office-door", "Badge at the guard desk"):
+                 "不保存任何人脸图像", "privacy@example.com", "Badge at the guard desk"):
         assert said in notice, said
+    assert "127.0.0.1" not in notice  # no address a person could not reach
     assert page.evaluate("window.__cameraStarts") == 0  # no camera before the choice
     screens.state(page, "notice")
 
@@ -334,3 +336,90 @@ def test_revoking_the_key_stops_the_kiosk(kiosk: Kiosk) -> None:
         kiosk.service.keys.revoke(OFFICER, key_id)
         r = c.get(f"/kiosk/{kiosk.dep}")
         assert 'id="kiosk"' not in r.text and 'id="api_key"' in r.text
+
+
+def test_identify_at_a_major_interest_counter_tells_staff_will_confirm(
+        kiosk: Kiosk, browser: Any) -> None:
+    """1:N asks for no claim; at a major-interest deployment a match approves nothing."""
+    service = kiosk.service
+    dep = assessed(service, office_manifest(
+        id="benefits-counter", mode="identify", transactions=["social_assistance"],
+        devices=[DEVICE]))
+    enrolled(service, dep, "E-3003", photo(JOLIE[0]))
+    key = str(service.keys.create(OFFICER, "counter", "device", deployment=dep,
+                                  device=DEVICE["id"])["key"])
+    counter = Kiosk(kiosk.base, service, dep, key, kiosk.data_dir)
+    screens = Screens()
+    ctx, page = signed_in(browser, counter)
+    assert "staff will confirm your identity" in page.inner_text("#n-staff")
+    tx = page.get_attribute("#kiosk", "data-transaction")
+    page.click("#choose-face")
+    capture(page)  # straight to the camera: no claim at 1:N
+    assert page.is_visible("[data-outcome=staff]"), page.inner_text("#s-result")
+    assert "Staff will confirm your identity" in page.inner_text("#s-result")
+    screens.state(page, "staff-confirm")
+    steps = counter.trail(str(tx))
+    assert [op for op, _, _ in steps] == ["kiosk.notice", "kiosk.choice", "identify"]
+    assert steps[2][2]["candidates"]  # the trail knows who; the screen does not
+    assert not screens.problems, screens.problems
+    ctx.close()
+
+
+def test_the_withdrawal_address_is_shown_where_people_can_reach_it(
+        data_dir: Path, engine: Engine) -> None:
+    settings = Settings(data_dir=data_dir, public_url="https://door.example.com")
+    Facegate.initialise(settings)
+    service = Facegate(settings, engine)
+    dep = assessed(service, office_manifest(devices=[DEVICE]))
+    who = Actor("key:t", "device", dep, DEVICE["id"])
+    assert service.kiosk.start(who, dep)["rights_url"] == \
+        "https://door.example.com/rights/hq-office-door"
+    service.close()
+
+
+def test_a_kiosk_request_is_its_device_key_s_last_activity(kiosk: Kiosk) -> None:
+    service = kiosk.service
+    made = service.keys.create(OFFICER, "spare", "device", deployment=kiosk.dep,
+                               device=DEVICE["id"])
+    listed = {k["id"]: k for k in service.keys.all(OFFICER)}
+    assert listed[made["id"]]["last_used_at"] is None
+    assert service.keys.active(made["id"])  # what every kiosk request asks
+    listed = {k["id"]: k for k in service.keys.all(OFFICER)}
+    assert listed[made["id"]]["last_used_at"] is not None
+
+
+def test_an_unknown_claim_is_answered_no_faster(kiosk: Kiosk) -> None:
+    """The answer's time does not tell whether a reference exists (a floor on every answer)."""
+    import time
+
+    from facegate.web.kiosk import ANSWER_FLOOR_S
+
+    with httpx.Client(base_url=kiosk.base, timeout=120) as c:
+        token = c.get(f"/kiosk/{kiosk.dep}").cookies.get("fg_login_csrf")
+        c.post(f"/kiosk/{kiosk.dep}/login", data={"api_key": kiosk.key, "csrf": token})
+        html = c.get(f"/kiosk/{kiosk.dep}").text
+        tx = html.split('data-transaction="')[1].split('"')[0]
+        head = {"X-CSRF-Token": html.split('data-csrf="')[1].split('"')[0]}
+        c.post(f"/kiosk/{kiosk.dep}/choice", json={"transaction": tx}, headers=head)
+        start = time.monotonic()
+        r = c.post(f"/kiosk/{kiosk.dep}/match", data={"transaction": tx, "claim": "NOBODY"},
+                   files=[("image", ("f.jpg", photo(JOLIE[1]), "image/jpeg"))], headers=head)
+        assert r.json()["outcome"] == "not_matched"
+        assert time.monotonic() - start >= ANSWER_FLOOR_S
+
+
+def test_an_ended_or_unassessed_deployment_s_kiosk_says_so(kiosk: Kiosk) -> None:
+    service = kiosk.service
+    new = str(service.deployments.apply(OFFICER, office_manifest(
+        id="new-door", devices=[DEVICE]))["id"])  # no impact assessment yet
+    who = Actor("key:t", "device", new, DEVICE["id"])
+    with pytest.raises(Refused) as refused:
+        service.kiosk.start(who, new)
+    assert "pia.before-use" in refused.value.rules
+    with httpx.Client(base_url=kiosk.base, timeout=60) as c:
+        token = c.get(f"/kiosk/{kiosk.dep}").cookies.get("fg_login_csrf")
+        c.post(f"/kiosk/{kiosk.dep}/login", data={"api_key": kiosk.key, "csrf": token})
+        service.deployments.terminate(OFFICER, kiosk.dep)
+        r = c.get(f"/kiosk/{kiosk.dep}")
+        assert r.status_code == 403 and 'id="kiosk-error"' in r.text
+        assert "purpose.bound" in r.text and 'id="choose-face"' not in r.text

@@ -181,10 +181,15 @@ class Keys:
         return k.id, actor_of(k)
 
     def active(self, key_id: str) -> bool:
-        """A console session lives only while its key is not revoked."""
+        """A console or kiosk session lives only while its key is not revoked; a kiosk's
+        request is a use of its device key."""
         with self.uow() as uow:
             k = uow.session.get(ApiKey, key_id)
-            return k is not None and k.revoked_at is None
+        if k is None or k.revoked_at is not None:
+            return False
+        if k.role == "device":
+            self._used(k)
+        return True
 
     def any(self) -> bool:
         """Whether any key was ever created."""

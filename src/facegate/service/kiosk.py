@@ -31,6 +31,7 @@ from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.consents import Consents
+from facegate.service.documents import unreachable
 from facegate.service.facts import FactBuilder
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.identities import Identities
@@ -54,7 +55,8 @@ def _pair(table: Any, code: str | None) -> dict[str, str | None]:
     return {"zh": zh, "en": en}
 
 
-def short_notice(m: Manifest, major_interest: bool, rights_url: str) -> dict[str, Any]:
+def short_notice(m: Manifest, major_interest: bool, rights_url: str | None
+                 ) -> dict[str, Any]:
     """What the kiosk shows before the camera starts, in Chinese and English."""
     alt = m.alternative
     return {
@@ -99,7 +101,9 @@ class Kiosk:
         manifest, rules = self._check(actor, deployment_id)
         pack = get_pack(manifest.rule_pack or self.gate.rule_pack)
         major = bool(set(manifest.transactions) & set(pack.params["major_interest_transactions"]))
-        rights = f"{self.public_url.rstrip('/')}/rights/{deployment_id}"
+        rights: str | None = f"{self.public_url.rstrip('/')}/rights/{deployment_id}"
+        if unreachable(self.public_url):  # an address no person can reach is not shown
+            rights = None
         self.audit.alone(actor, "kiosk.notice", "allowed", [*rules, "notice.required"],
                          deployment=deployment_id, purpose=manifest.purpose,
                          detail={"transaction": transaction, "device": actor.device})

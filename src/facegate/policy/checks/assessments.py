@@ -9,7 +9,7 @@ from facegate.policy.facts import Facts
 from facegate.policy.packs import Pack
 
 
-@check("pia.before-use", "consent.grant", "enrol", "identify", *MATCHES, "pia.delete")
+@check("pia.before-use", "consent.grant", "enrol", "identify", *MATCHES, "pia.delete", "kiosk")
 def pia(f: Facts, p: Pack) -> list[Finding]:
     """An impact assessment that is current (not stale) before use; kept at least three years."""
     a = f.assessment

@@ -45,7 +45,7 @@ def purpose_declared(f: Facts, p: Pack) -> list[Finding]:
     return out
 
 
-@check("purpose.bound", "consent.grant", *USES_TEMPLATE, "identify", "index.load")
+@check("purpose.bound", "consent.grant", *USES_TEMPLATE, "identify", "index.load", "kiosk")
 def purpose_bound(f: Facts, p: Pack) -> list[Finding]:
     """The deployment is active; the purpose and deployment are those the consent covers; 1:N
     only where declared."""
