@@ -83,19 +83,24 @@ def kiosk(data_dir: Path, engine: Engine) -> Iterator[Kiosk]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Chromium whose camera shows a photo of the person enrolled as E-1001 (another photo
-    than the one enrolled)."""
+def camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[str]]]:
+    """Playwright, and Chromium's flags for a camera that shows a photo of the person enrolled
+    as E-1001 (another photo than the one enrolled)."""
     from playwright.sync_api import sync_playwright
 
     video = y4m_from_photo(photo(JOLIE[1]), tmp_path_factory.mktemp("camera") / "jolie.y4m")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=[*ARGS, *camera_args(video)])
-        try:
-            yield b
-        finally:
-            b.close()
+        yield p, [*ARGS, *camera_args(video)]
+
+
+@pytest.fixture(scope="module")
+def browser(camera: tuple[Any, list[str]]) -> Iterator[Any]:
+    p, args = camera
+    b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 def axe_serious(page: Any) -> list[str]:
@@ -423,3 +428,59 @@ def test_an_ended_or_unassessed_deployment_s_kiosk_says_so(kiosk: Kiosk) -> None
         r = c.get(f"/kiosk/{kiosk.dep}")
         assert r.status_code == 403 and 'id="kiosk-error"' in r.text
         assert "purpose.bound" in r.text and 'id="choose-face"' not in r.text
+
+
+def test_the_browser_profile_keeps_no_image(kiosk: Kiosk, camera: tuple[Any, list[str]],
+                                            tmp_path: Path) -> None:
+    """A real profile on disk (cache included) after a verification holds no JPEG."""
+    p, args = camera
+    profile = tmp_path / "profile"
+    ctx = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM,
+                                               headless=True, args=args)
+    try:
+        page = ctx.new_page()
+        page.goto(kiosk.url)
+        page.fill("#api_key", kiosk.key)
+        page.click("button[type=submit]")
+        page.click("#choose-face")
+        page.fill("#claim", "E-1001")
+        page.keyboard.press("Enter")
+        capture(page)
+        assert page.is_visible("[data-outcome=matched]")
+        page.goto(kiosk.url)  # the next person
+    finally:
+        ctx.close()
+    files = [f for f in profile.rglob("*") if f.is_file()]
+    # the scan sees the browser's cache: the page's own script is in it, the frame is not
+    assert [f for f in files if b"one transaction per person" in f.read_bytes()]
+    assert not [f for f in files if b"\xff\xd8\xff" in f.read_bytes()]
+
+
+def test_the_page_sets_no_timer() -> None:
+    """No time limit pushes a person into a choice (notice.accessible)."""
+    from importlib import resources
+
+    script = resources.files("facegate.web").joinpath("static/kiosk.js").read_text()
+    for timer in ("setTimeout", "setInterval", "requestAnimationFrame"):
+        assert timer not in script
+
+
+def test_a_key_revoked_mid_visit_ends_the_face_path_clearly(kiosk: Kiosk,
+                                                             browser: Any) -> None:
+    screens = Screens()
+    ctx, page = signed_in(browser, kiosk)
+    page.click("#choose-face")
+    page.fill("#claim", "E-1001")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    key_id = next(k["id"] for k in kiosk.service.keys.all(OFFICER) if k["role"] == "device")
+    kiosk.service.keys.revoke(OFFICER, key_id)
+    page.click("#capture")
+    page.wait_for_selector("#s-result:not([hidden])", timeout=120_000)
+    assert page.is_visible("[data-outcome=error]")
+    assert "signed out" in page.inner_text("#error-en")
+    assert not page.is_visible("#retry") and page.is_visible("#s-result .to-alt")
+    frame_gone(page)
+    screens.state(page, "error")
+    assert not screens.problems, screens.problems
+    ctx.close()
