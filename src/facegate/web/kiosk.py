@@ -43,7 +43,7 @@ CSRF_HEADER = "X-CSRF-Token"
 FONT_URL = "/fonts/wqy-microhei.ttf"
 # Every answer to a frame takes at least this long: a verification of a held reference takes
 # well under it, so how long the answer took tells nobody whether the reference exists.
-ANSWER_FLOOR_S = 1.5
+ANSWER_FLOOR_S = 0.75
 
 
 @dataclass(frozen=True)
