@@ -244,11 +244,20 @@ def test_alternative_at_once_never_starts_the_camera(kiosk: Kiosk, browser: Any)
              body: JSON.stringify({transaction: tx})})
            .then(r => r.json().then(b => [r.status, b.rules]))""", [tx, csrf])
     assert answer == [403, ["coercion.prohibited"]]
+    matched = page.evaluate(
+        """([tx, csrf]) => { const f = new FormData();
+             f.append('image', new Blob(['not a frame'], {type: 'image/jpeg'}), 'f.jpg');
+             f.append('transaction', tx); f.append('claim', 'E-1001');
+             return fetch(location.pathname + '/match', {method: 'POST', body: f,
+               headers: {'X-CSRF-Token': csrf}}).then(r => r.json().then(b => [r.status, b.rules]));
+           }""", [tx, csrf])
+    assert matched == [403, ["coercion.prohibited"]]
     assert page.evaluate("window.__cameraStarts") == 0
 
     steps = kiosk.trail(str(tx))
     assert [(op, d) for op, d, _ in steps] == [
-        ("kiosk.notice", "allowed"), ("decline", "allowed"), ("kiosk", "refused")]
+        ("kiosk.notice", "allowed"), ("decline", "allowed"), ("kiosk", "refused"),
+        ("kiosk", "refused")]
     assert not screens.problems, screens.problems
     ctx.close()
 
@@ -484,3 +493,24 @@ def test_a_key_revoked_mid_visit_ends_the_face_path_clearly(kiosk: Kiosk,
     screens.state(page, "error")
     assert not screens.problems, screens.problems
     ctx.close()
+
+
+def test_at_a_listed_venue_only_a_recorded_choice_opens_the_face_path(kiosk: Kiosk) -> None:
+    """A hotel's check-in (coercion.prohibited): the gate sees choice=face only where the
+    person chose it in this transaction, not because the kiosk says so."""
+    service = kiosk.service
+    dep = assessed(service, office_manifest(
+        id="hotel-desk", purpose="identity_verification",
+        location={**office_manifest()["location"], "venue": "hotel", "type": "reception"},
+        devices=[DEVICE]))
+    enrolled_at = str(service.subjects.add(OFFICER, "G-1")["id"])
+    service.consents.grant(OFFICER, enrolled_at, dep, "identity_verification")
+    service.matching.enrol(OPERATOR, enrolled_at, dep, [photo(JOLIE[0])])
+    who = Actor("key:desk", "device", dep, DEVICE["id"])
+    tx = service.kiosk.start(who, dep)["transaction"]
+    with pytest.raises(Refused) as skipped:  # straight to the camera, no choice recorded
+        service.kiosk.match(who, dep, photo(JOLIE[1]), tx, claim="G-1")
+    assert skipped.value.rules == ["coercion.prohibited"]
+    service.kiosk.choose_face(who, dep, tx)
+    assert service.kiosk.match(who, dep, photo(JOLIE[1]), tx, claim="G-1")["outcome"] == \
+        "matched"

@@ -7,10 +7,11 @@ transaction per person.
 2. ``choose_face``: the person's explicit choice for this transaction
    (``coercion.prohibited``); refused once the person declined in it (no re-prompt).
 3. ``match``: one frame, verified against the claimed reference (1:1) or identified (1:N),
-   with ``choice=face`` for the transaction. The answer says only matched or not, never who
-   nor a score: the screen faces the public. A claim no subject holds is told as "not matched"
-   (the kiosk tells no one which references exist). At a major-interest deployment the match
-   decides nothing: staff confirm (``major-interest.manual-review``).
+   with ``choice=face`` only where the person's choice was recorded in the transaction. The
+   answer says only matched or not, never who nor a score: the screen faces the public. A
+   claim no subject holds is told as "not matched" (the kiosk tells no one which references
+   exist). At a major-interest deployment the match decides nothing: staff confirm
+   (``major-interest.manual-review``).
 4. ``decline``: the alternative, recorded for the transaction; the face path ends there.
 
 Each step leaves an audit record naming the transaction and the device."""
@@ -36,8 +37,10 @@ from facegate.service.facts import FactBuilder
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.identities import Identities
 from facegate.service.matching import Matching
+from facegate.store.models import TransactionRecord
 
 CLAIM_MAX = 100
+CHOSE_FACE = "chose_face"  # the transaction record of the person's choice
 # Refusals about the claimed person's own records (no consent here, withdrawn, retention
 # over): to the screen these are "not matched", as an unknown claim is; the audit keeps why.
 PERSONAL = frozenset({"consent.separate", "purpose.bound", "consent.guardian-under-14",
@@ -113,10 +116,18 @@ class Kiosk:
         """The person chose face for this transaction; refused once they declined in it."""
         _transaction(transaction)
         manifest, rules = self._check(actor, deployment_id, transaction)
-        self.audit.alone(actor, "kiosk.choice", "allowed", [*rules, "coercion.prohibited"],
-                         deployment=deployment_id, purpose=manifest.purpose,
-                         detail={"transaction": transaction, "choice": "face",
-                                 "device": actor.device})
+        with self.uow() as uow:
+            if not records.transaction_event(uow.session, deployment_id, transaction,
+                                             CHOSE_FACE):
+                uow.session.add(TransactionRecord(
+                    deployment_id=deployment_id, transaction=transaction, event=CHOSE_FACE,
+                    at=self.clock.now()))
+            self.audit.record(uow.session, actor, "kiosk.choice", "allowed",
+                              [*rules, "coercion.prohibited"], deployment=deployment_id,
+                              purpose=manifest.purpose,
+                              detail={"transaction": transaction, "choice": "face",
+                                      "device": actor.device})
+            uow.commit()
         return {"transaction": transaction, "choice": "face"}
 
     def match(self, actor: Actor, deployment_id: str, image: bytes, transaction: str,
@@ -124,11 +135,14 @@ class Kiosk:
         """One frame: 1:1 against the claim, or 1:N. Matched or not, and whether staff decide;
         nothing about who."""
         _transaction(transaction)
-        with self.uow() as uow:
-            _, manifest = records.deployment(uow.session, deployment_id)
+        manifest, _ = self._check(actor, deployment_id, transaction)  # not after a decline
+        with self.uow() as uow:  # the choice the gate sees is the one the person recorded
+            chose = records.transaction_event(uow.session, deployment_id, transaction,
+                                              CHOSE_FACE)
+        choice = "face" if chose else None
         if manifest.mode == "identify":
             found = self.matching.identify(actor, deployment_id, image, 1,
-                                           transaction=transaction, choice="face")
+                                           transaction=transaction, choice=choice)
             return self._told(bool(found["candidates"]), manifest, transaction)
         if claim is None or not claim.strip() or len(claim) > CLAIM_MAX:
             raise BadInput(f"enter your badge number or reference (1 to {CLAIM_MAX} "
@@ -143,7 +157,7 @@ class Kiosk:
             return self._told(False, manifest, transaction)
         try:
             out = self.matching.verify(actor, ident.subject_id, deployment_id, image,
-                                       transaction=transaction, choice="face")
+                                       transaction=transaction, choice=choice)
         except NotFound:  # no template here: the refusal or error is in the trail already
             return self._told(False, manifest, transaction)
         except Refused as e:

@@ -58,9 +58,15 @@ def assessment(s: Session, dep: Deployment) -> Assessment | None:
 
 
 def transaction_declined(s: Session, deployment_id: str, transaction: str | None) -> bool:
+    return transaction_event(s, deployment_id, transaction, "declined")
+
+
+def transaction_event(s: Session, deployment_id: str, transaction: str | None,
+                      event: str) -> bool:
+    """Whether ``event`` (declined, chose_face, ...) was recorded in the transaction."""
     if not transaction:
         return False
     return s.execute(select(TransactionRecord.id).where(
         TransactionRecord.deployment_id == deployment_id,
         TransactionRecord.transaction == transaction,
-        TransactionRecord.event == "declined")).first() is not None
+        TransactionRecord.event == event)).first() is not None
