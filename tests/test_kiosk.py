@@ -127,6 +127,12 @@ def test_face_then_verified(kiosk: Kiosk, browser: Any) -> None:
         assert said in notice, said
     assert "127.0.0.1" not in notice  # no address a person could not reach
     assert page.evaluate("window.__cameraStarts") == 0  # no camera before the choice
+    # equal prominence: the same size, colours and weight for both choices
+    look = """(id) => { const e = document.getElementById(id), c = getComputedStyle(e),
+                 b = e.getBoundingClientRect();
+                 return [Math.round(b.width), Math.round(b.height), c.backgroundColor, c.color,
+                         c.fontSize, c.fontWeight]; }"""
+    assert page.evaluate(look, "choose-face") == page.evaluate(look, "choose-alt")
     screens.state(page, "notice")
 
     page.click("#choose-face")
