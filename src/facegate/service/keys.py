@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from facegate.errors import BadInput, NotFound
-from facegate.localtime import iso_local
+from facegate.localtime import instant, iso_local
 from facegate.service import records
 from facegate.service.actors import ROLES, Actor
 from facegate.service.audit_log import AuditLog, UowFactory
@@ -137,16 +137,15 @@ class Keys:
         k = self._active(key)
         if k is None:
             return None
-        if k.role == "device":
-            self._used(k)
+        self._used(k)
         return actor_of(k)
 
     def _used(self, k: ApiKey) -> None:
+        """Note a device key's use, at most once per ``USE_RESOLUTION``; other keys' uses
+        are not kept."""
         now = self.clock.now()
-        last = k.last_used_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
-        if last is not None and now - last < USE_RESOLUTION:
+        if k.role != "device" or (k.last_used_at is not None
+                                  and now - instant(k.last_used_at) < USE_RESOLUTION):
             return
         with self.uow() as uow:
             row = uow.session.get(ApiKey, k.id)
@@ -176,8 +175,7 @@ class Keys:
         k = self._active(key.strip())
         if k is None:
             return None
-        if k.role == "device":
-            self._used(k)
+        self._used(k)
         return k.id, actor_of(k)
 
     def active(self, key_id: str) -> bool:
@@ -187,8 +185,7 @@ class Keys:
             k = uow.session.get(ApiKey, key_id)
         if k is None or k.revoked_at is not None:
             return False
-        if k.role == "device":
-            self._used(k)
+        self._used(k)
         return True
 
     def any(self) -> bool:
