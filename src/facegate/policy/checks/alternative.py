@@ -82,10 +82,7 @@ def coercion(f: Facts, p: Pack) -> list[Finding]:
     if m is None:
         return []
     if f.declined_in_transaction:
-        return [refuse("coercion.prohibited",
-                       f"the person declined face recognition in transaction {f.transaction}; "
-                       "do not prompt again, serve them by the alternative",
-                       "个人已在本次业务中拒绝人脸识别，不得再次请求")]
+        return declined(f)
     venue = m.location.venue
     if venue not in p.params["coercion_venues"]:
         return []
@@ -107,12 +104,15 @@ def coercion(f: Facts, p: Pack) -> list[Finding]:
 @check("coercion.prohibited", "kiosk")
 def kiosk_no_reprompt(f: Facts, p: Pack) -> list[Finding]:
     """A kiosk offers face recognition again in no transaction the person declined."""
-    if f.declined_in_transaction:
-        return [refuse("coercion.prohibited",
-                       f"the person declined face recognition in transaction {f.transaction}; "
-                       "do not prompt again, serve them by the alternative",
-                       "个人已在本次业务中拒绝人脸识别，不得再次请求")]
-    return []
+    return declined(f) if f.declined_in_transaction else []
+
+
+def declined(f: Facts) -> list[Finding]:
+    """The refusal of face recognition in a transaction the person declined: no re-prompt."""
+    return [refuse("coercion.prohibited",
+                   f"the person declined face recognition in transaction {f.transaction}; "
+                   "do not prompt again, serve them by the alternative",
+                   "个人已在本次业务中拒绝人脸识别，不得再次请求")]
 
 
 def _serves_the_person(m: Manifest, p: Pack) -> bool:
