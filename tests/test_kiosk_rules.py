@@ -61,6 +61,19 @@ def test_unknown_claim_is_told_as_not_matched(kiosk: Kiosk) -> None:
     assert steps[-1][:2] == ("verify", "refused") and steps[-1][2]["claim"] == "unknown"
 
 
+def test_a_claim_with_no_template_here_is_not_matched_and_in_the_trail(kiosk: Kiosk) -> None:
+    service, dep = kiosk.service, kiosk.dep
+    sid = str(service.subjects.add(OFFICER, "E-3003")["id"])
+    service.consents.grant(OFFICER, sid, dep, "access_control")  # consented, never enrolled
+    who = as_device(kiosk)
+    tx = service.kiosk.start(who, dep)["transaction"]
+    service.kiosk.choose_face(who, dep, tx)
+    assert service.kiosk.match(who, dep, photo(JOLIE[1]), tx, claim="E-3003")["outcome"] == \
+        "not_matched"
+    op, decision, detail = kiosk.trail(tx)[-1]
+    assert (op, decision, detail["error"]) == ("verify", "error", "not_found")
+
+
 def test_a_device_key_works_only_at_its_own_kiosk(kiosk: Kiosk) -> None:
     other = assessed(kiosk.service, office_manifest(id="other-door", devices=[DEVICE]))
     with httpx.Client(base_url=kiosk.base, timeout=60) as c:

@@ -94,9 +94,13 @@ class Verification:
                 if stored:
                     used = key
                     break
-            if not stored:
-                raise NotFound(f"subject {subject_id} has no template from engine {current} at "
-                               f"{deployment_id}; enrol first")
+            if not stored:  # the claim was checked, against nothing: the trail says so
+                missing = NotFound(f"subject {subject_id} has no template from engine "
+                                   f"{current} at {deployment_id}; enrol first")
+                uow.rollback()
+                self.audit.error(actor, "verify", missing, subject_id, deployment_id,
+                                 detail=actor.at(transaction))
+                raise missing
             now = self.clock.now()
             live = [t for t in stored if t.expires_at > now]
             if not live:  # retention ended: never used, deleted by housekeeping
