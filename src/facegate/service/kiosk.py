@@ -19,10 +19,11 @@ Each step leaves an audit record naming the transaction and the device."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from facegate.documents.text import ALTERNATIVES, PURPOSES
+from facegate.documents.text import ALTERNATIVES, PURPOSES, Pair, label, plain
 from facegate.errors import BadInput, NotFound, Refused
 from facegate.policy.facts import Manifest
 from facegate.policy.packs import get_pack
@@ -53,9 +54,9 @@ def both(value: Any) -> dict[str, str | None]:
     return {"zh": in_lang(value, "zh"), "en": in_lang(value, "en")}
 
 
-def _pair(table: Any, code: str | None) -> dict[str, str | None]:
-    zh, en = table.get(code, (code, code)) if code else (None, None)
-    return {"zh": zh, "en": en}
+def _pair(table: Mapping[str, Pair], code: str | None) -> dict[str, str | None]:
+    """A closed-list code's label in both languages (``documents.text.label``)."""
+    return {lang: plain(label(table, code, lang)) if code else None for lang in ("zh", "en")}
 
 
 def short_notice(m: Manifest, major_interest: bool, rights_url: str | None
@@ -87,38 +88,44 @@ class Kiosk:
     public_url: str
 
     def _check(self, actor: Actor, deployment_id: str, transaction: str | None = None
-               ) -> tuple[Manifest, list[str]]:
+               ) -> tuple[Manifest, list[str], bool]:
         """The gate on the kiosk itself: a device key of this deployment, registered in its
-        manifest, in a transaction the person has not declined."""
+        manifest, in a transaction the person has not declined. Also whether the person
+        chose face in the transaction (its record)."""
         with self.uow() as uow:
-            dep, manifest = records.deployment(uow.session, deployment_id)
-            facts = self.facts.at_deployment(uow.session, actor, "kiosk", dep, manifest,
+            s = uow.session
+            dep, manifest = records.deployment(s, deployment_id)
+            facts = self.facts.at_deployment(s, actor, "kiosk", dep, manifest,
                                               transaction=transaction)
+            chose = records.transaction_event(s, deployment_id, transaction, CHOSE_FACE)
         decision = self.gate.check(actor, facts, deployment=deployment_id,
                                    detail={"transaction": transaction, "device": actor.device})
-        return manifest, decision.rules
+        return manifest, decision.rules, chose
+
+    def _major(self, m: Manifest) -> bool:
+        """A major-interest deployment: a match decides nothing, staff confirm."""
+        pack = get_pack(m.rule_pack or self.gate.rule_pack)
+        return bool(set(m.transactions) & set(pack.params["major_interest_transactions"]))
 
     def start(self, actor: Actor, deployment_id: str) -> dict[str, Any]:
         """A new transaction, and the short notice shown before any camera starts."""
         transaction = "kiosk-" + secrets.token_hex(8)
-        manifest, rules = self._check(actor, deployment_id)
-        pack = get_pack(manifest.rule_pack or self.gate.rule_pack)
-        major = bool(set(manifest.transactions) & set(pack.params["major_interest_transactions"]))
+        manifest, rules, _ = self._check(actor, deployment_id)
         rights: str | None = f"{self.public_url.rstrip('/')}/rights/{deployment_id}"
         if unreachable(self.public_url):  # an address no person can reach is not shown
             rights = None
         self.audit.alone(actor, "kiosk.notice", "allowed", [*rules, "notice.required"],
                          deployment=deployment_id, purpose=manifest.purpose,
                          detail={"transaction": transaction, "device": actor.device})
-        return {"transaction": transaction, **short_notice(manifest, major, rights)}
+        return {"transaction": transaction,
+                **short_notice(manifest, self._major(manifest), rights)}
 
     def choose_face(self, actor: Actor, deployment_id: str, transaction: str) -> dict[str, Any]:
         """The person chose face for this transaction; refused once they declined in it."""
         _transaction(transaction)
-        manifest, rules = self._check(actor, deployment_id, transaction)
+        manifest, rules, chose = self._check(actor, deployment_id, transaction)
         with self.uow() as uow:
-            if not records.transaction_event(uow.session, deployment_id, transaction,
-                                             CHOSE_FACE):
+            if not chose:
                 uow.session.add(TransactionRecord(
                     deployment_id=deployment_id, transaction=transaction, event=CHOSE_FACE,
                     at=self.clock.now()))
@@ -135,11 +142,8 @@ class Kiosk:
         """One frame: 1:1 against the claim, or 1:N. Matched or not, and whether staff decide;
         nothing about who."""
         _transaction(transaction)
-        manifest, _ = self._check(actor, deployment_id, transaction)  # not after a decline
-        with self.uow() as uow:  # the choice the gate sees is the one the person recorded
-            chose = records.transaction_event(uow.session, deployment_id, transaction,
-                                              CHOSE_FACE)
-        choice = "face" if chose else None
+        manifest, _, chose = self._check(actor, deployment_id, transaction)  # not declined
+        choice = "face" if chose else None  # the gate sees the choice the person recorded
         if manifest.mode == "identify":
             found = self.matching.identify(actor, deployment_id, image, 1,
                                            transaction=transaction, choice=choice)
@@ -164,15 +168,11 @@ class Kiosk:
             if set(e.rules) <= PERSONAL:
                 return self._told(False, manifest, transaction)
             raise
-        return self._told(bool(out["match"]), manifest, transaction,
-                          staff=bool(out["manual_review_required"]))
+        return self._told(bool(out["match"]), manifest, transaction)
 
-    def _told(self, matched: bool, m: Manifest, transaction: str, staff: bool = False
-              ) -> dict[str, Any]:
-        pack = get_pack(m.rule_pack or self.gate.rule_pack)
-        staff = staff or bool(set(m.transactions) & set(pack.params["major_interest_transactions"]))
+    def _told(self, matched: bool, m: Manifest, transaction: str) -> dict[str, Any]:
         return {"transaction": transaction, "outcome": "matched" if matched else "not_matched",
-                "staff_confirm": matched and staff}
+                "staff_confirm": matched and self._major(m)}
 
     def decline(self, actor: Actor, deployment_id: str, transaction: str) -> dict[str, Any]:
         """The alternative, recorded for the transaction: no face is offered in it again."""
