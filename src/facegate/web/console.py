@@ -30,6 +30,7 @@ from facegate.web.security import (
     Revocations,
     Session,
     Signer,
+    check_sign_in,
     csrf_ok,
     needs_https,
     new_session,
@@ -110,28 +111,20 @@ def router(service: Facegate) -> APIRouter:
     @r.post("/login")
     def login(request: Request, api_key: Annotated[str, Form()],
               csrf: Annotated[str, Form()]) -> Response:
-        if needs_https(request):  # the key is not even looked at
+        got = check_sign_in(service.keys, request, api_key, csrf, LOGIN)
+        if got.error == "https_required":
             return https_required(request, 403)
-        if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
-            return page(request, "console/login.html", csrf=csrf, status_code=403,
-                        error="expired", pack=service.settings.rule_pack)
-        client = request.client.host if request.client else "unknown"
-        wait = service.keys.locked_out(client)
-        if wait is not None:  # the same lockout as the API's (security.controls)
-            locked = page(request, "console/login.html", csrf=csrf, status_code=429,
-                          error="locked", wait=wait, pack=service.settings.rule_pack)
-            locked.headers["Retry-After"] = str(wait)
-            return locked
-        found = service.keys.key_of(api_key)
-        if found is None:
-            service.keys.failed(api_key, client, LOGIN)
-        if found is None or found[1].role not in CONSOLE_ROLES:
-            return page(request, "console/login.html", csrf=csrf, status_code=401,
-                        error="bad_key", pack=service.settings.rule_pack)
-        key_id, who = found
+        who = got.actor
+        if who is None or who.role not in CONSOLE_ROLES:  # a key of another role: bad_key
+            refused = page(request, "console/login.html", csrf=csrf,
+                           status_code=got.status if got.error else 401,
+                           error=got.error or "bad_key", wait=got.wait,
+                           pack=service.settings.rule_pack)
+            refused.headers.update(got.headers)
+            return refused
         out = RedirectResponse("/console", status_code=303)
         save_session(out, service.settings.public_url, signer,
-                     new_session(key_id, who.name, who.role), request)
+                     new_session(got.key_id, who.name, who.role), request)
         out.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
         return out
 

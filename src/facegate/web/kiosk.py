@@ -32,6 +32,7 @@ from facegate.web.render import page
 from facegate.web.security import (
     LOGIN_CSRF_COOKIE,
     Signer,
+    check_sign_in,
     csrf_ok,
     needs_https,
     set_cookie,
@@ -129,24 +130,15 @@ def router(service: Facegate) -> APIRouter:
     def login(request: Request, deployment_id: str, api_key: Annotated[str, Form()],
               csrf: Annotated[str, Form()]) -> Response:
         """Sign the device in with its key (a device key of this deployment only)."""
-        if needs_https(request):  # the key is not even looked at
-            return sign_in(request, deployment_id, "https_required", 403)
-        if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
-            return sign_in(request, deployment_id, "expired", 403)
-        client = request.client.host if request.client else "unknown"
-        wait = service.keys.locked_out(client)
-        if wait is not None:
-            out = sign_in(request, deployment_id, "locked", 429, wait)
-            out.headers["Retry-After"] = str(wait)
-            return out
-        found = service.keys.key_of(api_key)
-        if found is None:
-            service.keys.failed(api_key, client, request.url.path)
-            return sign_in(request, deployment_id, "bad_key", 401)
-        key_id, who = found
+        got = check_sign_in(service.keys, request, api_key, csrf, request.url.path)
+        who = got.actor
+        if who is None:
+            refused = sign_in(request, deployment_id, got.error, got.status, got.wait)
+            refused.headers.update(got.headers)
+            return refused
         if who.role != "device" or who.deployment != deployment_id or who.device is None:
             return sign_in(request, deployment_id, "not_device", 403)
-        session = KioskSession(key_id, who.name, deployment_id, who.device,
+        session = KioskSession(got.key_id, who.name, deployment_id, who.device,
                                secrets.token_urlsafe(24), int(time.time()) + KIOSK_SECONDS)
         out = RedirectResponse(f"/kiosk/{deployment_id}", status_code=303)
         set_cookie(out, service.settings.public_url, KIOSK_COOKIE,

@@ -33,6 +33,9 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from facegate.service import Actor
+from facegate.service.keys import Keys
+
 SESSION_COOKIE = "fg_session"
 LOGIN = "/console/login"  # where a request without a live session is sent
 LOGIN_CSRF_COOKIE = "fg_login_csrf"
@@ -176,6 +179,43 @@ def save_session(response: Response, public_url: str, signer: Signer,
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a sign-in form's key came to: its id and actor, or why not (``error``:
+    https_required, expired, locked, bad_key) with the status to answer and, when locked out,
+    the seconds to wait."""
+
+    error: str | None
+    status: int = 200
+    wait: int | None = None
+    key_id: str = ""
+    actor: Actor | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.wait)} if self.wait is not None else {}
+
+
+def check_sign_in(keys: Keys, request: Request, api_key: str, csrf: str, path: str) -> SignIn:
+    """The checks every sign-in form (console, kiosk) passes, in order: HTTPS off loopback
+    (the key is not even looked at), the form's token, the client's lockout (the API's own,
+    ``security.controls``), then the key; an unknown key is counted and audited at ``path``.
+    Which roles may sign in is the caller's to say."""
+    if needs_https(request):
+        return SignIn("https_required", 403)
+    if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
+        return SignIn("expired", 403)
+    client = request.client.host if request.client else "unknown"
+    wait = keys.locked_out(client)
+    if wait is not None:
+        return SignIn("locked", 429, wait)
+    found = keys.key_of(api_key)
+    if found is None:
+        keys.failed(api_key, client, path)
+        return SignIn("bad_key", 401)
+    return SignIn(None, key_id=found[0], actor=found[1])
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
