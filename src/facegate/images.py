@@ -14,6 +14,7 @@ import io
 import math
 import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,6 +72,15 @@ class ImageLimits:
 
 
 DEFAULT_LIMITS = ImageLimits()
+
+
+def read_upload(stream: BinaryIO, name: str, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
+    """An upload's bytes, in memory, read no further than one byte past ``limits.max_bytes``;
+    more is refused (``ImageTooLarge``, 413)."""
+    data = stream.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(f"{name} is larger than {limits.max_bytes} bytes")
+    return data
 
 
 def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArray:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from facegate.documents import Document
-from facegate.errors import ImageTooLarge
+from facegate.images import read_upload
 from facegate.service import Actor, Facegate
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -56,12 +56,8 @@ Service = Annotated[Facegate, Depends(_service)]
 
 def read_image(service: Facegate, upload: UploadFile) -> bytes:
     """An uploaded image's bytes; more than the installation's limit is refused (413)."""
-    max_bytes = service.settings.image_limits.max_bytes
-    data = upload.file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ImageTooLarge(f"{upload.filename or 'the image'} is larger than "
-                            f"{max_bytes} bytes")
-    return data
+    return read_upload(upload.file, upload.filename or "the image",
+                       service.settings.image_limits)
 
 
 def attrs(value: str | None) -> list[str]:

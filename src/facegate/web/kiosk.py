@@ -25,7 +25,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from facegate.errors import FacegateError, ImageTooLarge
+from facegate.errors import FacegateError
+from facegate.images import read_upload
 from facegate.service import Actor, Facegate
 from facegate.web.fonts import cjk_webfont
 from facegate.web.render import page
@@ -190,7 +191,7 @@ def router(service: Facegate) -> APIRouter:
             return s
         start = time.monotonic()
         try:
-            frame = _read(service, image)
+            frame = read_upload(image.file, "the frame", service.settings.image_limits)
             out: dict[str, Any] = service.kiosk.match(s.actor, deployment_id, frame,
                                                       transaction, claim)
             del frame
@@ -204,11 +205,3 @@ def router(service: Facegate) -> APIRouter:
 
     return r
 
-
-def _read(service: Facegate, upload: UploadFile) -> bytes:
-    """The frame's bytes, in memory, within the installation's image limit."""
-    max_bytes = service.settings.image_limits.max_bytes
-    data = upload.file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ImageTooLarge(f"the frame is larger than {max_bytes} bytes")
-    return data
