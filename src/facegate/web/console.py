@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from facegate.errors import BadInput, FacegateError
 from facegate.policy.catalogue import rules_catalogue
-from facegate.service import Actor, Facegate
+from facegate.service import Facegate
 from facegate.service.filing import operator_of
 from facegate.web import charts
 from facegate.web.console_audit import Helpers, audit_pages
@@ -58,9 +58,6 @@ def router(service: Facegate) -> APIRouter:
         if s is None or s.role not in CONSOLE_ROLES or not service.keys.active(s.key_id):
             return None
         return s
-
-    def actor(s: Session) -> Actor:
-        return Actor(s.name, s.role)
 
     def view(request: Request, s: Session, template: str, status_code: int = 200,
              **ctx: Any) -> Response:
@@ -145,7 +142,7 @@ def router(service: Facegate) -> APIRouter:
         s = session_of(request)
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
-        who = actor(s)
+        who = s.actor
         t = lang_of(request)
         health = service.dashboard.deployment_health(who)
         filings = service.filing.statuses(who)
@@ -185,7 +182,7 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         return view(request, s, "console/deployments.html",
-                    health=service.dashboard.deployment_health(actor(s)), decision=None,
+                    health=service.dashboard.deployment_health(s.actor), decision=None,
                     manifest_text="")
 
     @r.post("/deployments")
@@ -216,12 +213,12 @@ def router(service: Facegate) -> APIRouter:
             raw = yaml.safe_load(text) if text.strip() else None
             if not isinstance(raw, dict):
                 raise BadInput("paste or upload a YAML/JSON manifest (a mapping of fields)")
-            decision = service.deployments.check(raw, None, actor(s))
+            decision = service.deployments.check(raw, None, s.actor)
             ctx["decision"] = decision.to_dict()
             if action == "apply" and decision.allowed:
-                ctx["applied"] = service.deployments.apply(actor(s), raw)
+                ctx["applied"] = service.deployments.apply(s.actor, raw)
             elif action == "apply":
-                service.deployments.apply(actor(s), raw)  # refused: audited with its rules
+                service.deployments.apply(s.actor, raw)  # refused: audited with its rules
         except yaml.YAMLError as e:
             ctx["error"] = f"not valid YAML/JSON: {e}"
         except FacegateError as e:
@@ -230,14 +227,14 @@ def router(service: Facegate) -> APIRouter:
         if ctx["decision"] is not None and not ctx["decision"]["allowed"]:
             status = 403
         return view(request, s, "console/deployments.html", status_code=status,
-                    health=service.dashboard.deployment_health(actor(s)), **ctx)
+                    health=service.dashboard.deployment_health(s.actor), **ctx)
 
     @r.get("/deployments/{deployment_id}")
     def deployment(request: Request, deployment_id: str) -> Response:
         s = session_of(request)
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
-        who = actor(s)
+        who = s.actor
         try:
             dep = service.deployments.get(who, deployment_id)
             health = next(h for h in service.dashboard.deployment_health(who)
@@ -260,11 +257,11 @@ def router(service: Facegate) -> APIRouter:
         draft = request.query_params.get("draft") == "1"
         try:
             if kind == "filing":  # the dossier of this deployment's operator
-                manifest = service.deployments.get(actor(s), deployment_id)["manifest"]
-                doc = service.documents.make(actor(s), "filing", lang=lang, draft=draft,
+                manifest = service.deployments.get(s.actor, deployment_id)["manifest"]
+                doc = service.documents.make(s.actor, "filing", lang=lang, draft=draft,
                                              operator=operator_of(manifest))
             else:
-                doc = service.documents.make(actor(s), kind, deployment_id, lang,
+                doc = service.documents.make(s.actor, kind, deployment_id, lang,
                                              request.query_params.get("size", "A4"),
                                              draft=draft)
         except FacegateError as e:
@@ -282,7 +279,7 @@ def router(service: Facegate) -> APIRouter:
         if not ref.strip():
             return view(request, s, "console/subjects.html", ref="", error=None)
         try:
-            sid = service.subjects.find(actor(s), ref)
+            sid = service.subjects.find(s.actor, ref)
         except FacegateError as e:
             return view(request, s, "console/subjects.html", ref=ref, error=told(request, e),
                         status_code=e.http_status)
@@ -292,8 +289,8 @@ def router(service: Facegate) -> APIRouter:
                      receipt: dict[str, Any] | None = None, report: dict[str, Any] | None = None,
                      status_code: int = 200) -> Response:
         try:
-            subject = service.subjects.show(actor(s), sid)
-            deployments = service.deployments.all(actor(s))
+            subject = service.subjects.show(s.actor, sid)
+            deployments = service.deployments.all(s.actor)
         except FacegateError as e:
             return failed(request, s, e)
         return view(request, s, "console/subject.html", subject=subject, flash=flash,
@@ -313,8 +310,8 @@ def router(service: Facegate) -> APIRouter:
               guardian_ref: Annotated[str, Form()] = "",
               guardian_relationship: Annotated[str, Form()] = "") -> Response:
         def do(s: Session) -> Response:
-            purpose = service.deployments.get(actor(s), deployment)["purpose"]
-            service.consents.grant(actor(s), sid, deployment, purpose, method,
+            purpose = service.deployments.get(s.actor, deployment)["purpose"]
+            service.consents.grant(s.actor, sid, deployment, purpose, method,
                                   guardian_ref or None, guardian_relationship or None)
             return subject_page(request, s, sid, flash="consent_recorded")
         return act(request, csrf, do)
@@ -324,18 +321,18 @@ def router(service: Facegate) -> APIRouter:
                  deployment: Annotated[str, Form()] = "") -> Response:
         return act(request, csrf, lambda s: subject_page(
             request, s, sid, flash="withdrawn",
-            receipt=service.consents.withdraw(actor(s), sid, deployment or None)))
+            receipt=service.consents.withdraw(s.actor, sid, deployment or None)))
 
     @r.post("/subjects/{sid}/delete")
     def delete(request: Request, sid: str, csrf: Annotated[str, Form()]) -> Response:
         return act(request, csrf, lambda s: view(
-            request, s, "console/deleted.html", receipt=service.subjects.delete(actor(s), sid)))
+            request, s, "console/deleted.html", receipt=service.subjects.delete(s.actor, sid)))
 
     @r.post("/subjects/{sid}/access")
     def access(request: Request, sid: str, csrf: Annotated[str, Form()],
                verified: Annotated[bool, Form()] = False) -> Response:
         return act(request, csrf, lambda s: subject_page(
-            request, s, sid, report=service.rights.access(actor(s), sid, verified)))
+            request, s, sid, report=service.rights.access(s.actor, sid, verified)))
 
     # ---- audit: the trail, exports, signed checkpoints (web/console_audit.py) -----------
 
@@ -349,7 +346,7 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         return view(request, s, "console/rules.html", rules=rules_catalogue(),
-                    fired=service.audit.rule_counts(actor(s)))
+                    fired=service.audit.rule_counts(s.actor))
 
     @r.get("/requests")
     def requests(request: Request) -> Response:
@@ -357,7 +354,7 @@ def router(service: Facegate) -> APIRouter:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         try:
-            items = service.rights.all(actor(s))
+            items = service.rights.all(s.actor)
         except FacegateError as e:
             return failed(request, s, e)
         return view(request, s, "console/requests.html", items=items, done=None)
@@ -366,9 +363,9 @@ def router(service: Facegate) -> APIRouter:
     def handle(request: Request, rid: str, csrf: Annotated[str, Form()],
                verified: Annotated[str, Form()]) -> Response:
         def do(s: Session) -> Response:
-            done = service.rights.handle(actor(s), rid, verified == "yes")
+            done = service.rights.handle(s.actor, rid, verified == "yes")
             return view(request, s, "console/requests.html",
-                        items=service.rights.all(actor(s)), done=done)
+                        items=service.rights.all(s.actor), done=done)
         return act(request, csrf, do)
 
     return r

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from facegate.errors import FacegateError
-from facegate.service import Actor, Facegate
+from facegate.service import Facegate
 from facegate.service.audit_queries import checkpoint_file_text
 from facegate.web.security import LOGIN, Session
 
@@ -25,9 +25,6 @@ class Helpers:
     denied: Callable[..., Response]
     failed: Callable[[Request, Session, FacegateError], Response]
 
-
-def actor(s: Session) -> Actor:
-    return Actor(s.name, s.role)
 
 
 def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
@@ -46,13 +43,13 @@ def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
             return RedirectResponse(LOGIN, status_code=303)
         filters = audit_filters(request)
         try:
-            records = service.audit.search(actor(s), 200, **filters)
+            records = service.audit.search(s.actor, 200, **filters)
         except FacegateError as e:
             return failed(request, s, e)
-        chain = service.audit.verify(actor(s)) if request.query_params.get("verify") else None
+        chain = service.audit.verify(s.actor) if request.query_params.get("verify") else None
         query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
         return view(request, s, "console/audit.html", records=records, filters=filters,
-                    chain=chain, query=query, checkpoints=service.audit.checkpoints(actor(s)))
+                    chain=chain, query=query, checkpoints=service.audit.checkpoints(s.actor))
 
     @r.get("/audit/checkpoint.json")
     def audit_checkpoint(request: Request) -> Response:
@@ -61,7 +58,7 @@ def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
         try:
-            cp = service.audit.checkpoint(actor(s))
+            cp = service.audit.checkpoint(s.actor)
         except FacegateError as e:
             return failed(request, s, e)
         return Response(checkpoint_file_text(cp), media_type="application/json",
@@ -74,7 +71,7 @@ def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
         s = session_of(request)
         if s is None:
             return RedirectResponse(LOGIN, status_code=303)
-        return Response(service.audit.export_jsonl(actor(s)), media_type="application/x-ndjson",
+        return Response(service.audit.export_jsonl(s.actor), media_type="application/x-ndjson",
                         headers={"Content-Disposition":
                                  'attachment; filename="facegate-trail.jsonl"'})
 
@@ -85,7 +82,7 @@ def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
             return RedirectResponse(LOGIN, status_code=303)
         if format not in ("csv", "json"):
             return denied(request, s, "format must be csv or json", 422)
-        body = service.audit.export(actor(s), format, **audit_filters(request))
+        body = service.audit.export(s.actor, format, **audit_filters(request))
         media = "text/csv" if format == "csv" else "application/json"
         return Response(body, media_type=f"{media}; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="facegate-audit.{format}"'})

@@ -17,7 +17,7 @@ from facegate.errors import FacegateError, NotFound
 from facegate.policy.checks.dates import add_months
 from facegate.policy.facts import Manifest
 from facegate.policy.packs import get_pack
-from facegate.service import Actor, Facegate
+from facegate.service import Facegate
 from facegate.web.console_audit import Helpers
 from facegate.web.security import Session
 
@@ -27,9 +27,6 @@ DUE_SOON = timedelta(days=30)
 Act = Callable[[Request, str, Callable[[Session], Response]], Response]
 DeviceContext = Callable[[Session, dict[str, Any], str | None], dict[str, Any]]
 
-
-def actor(s: Session) -> Actor:
-    return Actor(s.name, s.role)
 
 
 def test_state(tested: date | None, months: int, today: date) -> tuple[date | None, str]:
@@ -59,7 +56,7 @@ def device_pages(r: APIRouter, service: Facegate, h: Helpers,
         keys: list[dict[str, Any]] | None = None
         if s.can_change:
             try:
-                keys = [k for k in service.keys.all(actor(s), dep["id"])
+                keys = [k for k in service.keys.all(s.actor, dep["id"])
                         if k["role"] == "device"]
             except FacegateError:
                 keys = None
@@ -77,7 +74,7 @@ def device_pages(r: APIRouter, service: Facegate, h: Helpers,
                 "revoked_key": revoked}
 
     def deployment_of(s: Session, deployment_id: str) -> dict[str, Any]:
-        return service.deployments.get(actor(s), deployment_id)
+        return service.deployments.get(s.actor, deployment_id)
 
     @r.post("/deployments/{deployment_id}/devices/{device_id}/keys")
     def create_key(request: Request, deployment_id: str, device_id: str,
@@ -86,7 +83,7 @@ def device_pages(r: APIRouter, service: Facegate, h: Helpers,
         """A new key for one device; its value is on this page only, never again."""
         def do(s: Session) -> Response:
             dep = deployment_of(s, deployment_id)
-            made = service.keys.create(actor(s), name.strip() or f"{device_id} kiosk",
+            made = service.keys.create(s.actor, name.strip() or f"{device_id} kiosk",
                                        "device", deployment_id, device_id)
             kiosk = f"/kiosk/{deployment_id}"
             out = view(request, s, "console/device_key.html", dep=dep, made=made,
@@ -101,13 +98,13 @@ def device_pages(r: APIRouter, service: Facegate, h: Helpers,
                    csrf: Annotated[str, Form()] = "") -> Response:
         """Revoke one of this deployment's device keys; back to the deployment's page."""
         def do(s: Session) -> Response:
-            mine = [k for k in service.keys.all(actor(s), deployment_id)
+            mine = [k for k in service.keys.all(s.actor, deployment_id)
                     if k["role"] == "device"]
             if key_id not in {k["id"] for k in mine}:
                 raise NotFound(f"deployment {deployment_id!r} has no device key {key_id!r}",
                                message_zh=f"部署 {deployment_id} 没有设备密钥 {key_id}",
                                rules=["security.controls"])
-            service.keys.revoke(actor(s), key_id)
+            service.keys.revoke(s.actor, key_id)
             return RedirectResponse(
                 f"/console/deployments/{deployment_id}?revoked={key_id}#devices",
                 status_code=303)

@@ -62,6 +62,11 @@ class Session:
     sid: str = ""
 
     @property
+    def actor(self) -> Actor:
+        """Who acts through this session: its key's name and role."""
+        return Actor(self.name, self.role)
+
+    @property
     def can_change(self) -> bool:
         """Auditors read; they never change anything."""
         return self.role in ("officer", "admin")
