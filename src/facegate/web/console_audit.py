@@ -26,7 +26,6 @@ class Helpers:
     failed: Callable[[Request, Session, FacegateError], Response]
 
 
-
 def audit_pages(r: APIRouter, service: Facegate, h: Helpers) -> None:
     session_of, view, denied, failed = h.session_of, h.view, h.denied, h.failed
 

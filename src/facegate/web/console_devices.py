@@ -28,7 +28,6 @@ Act = Callable[[Request, str, Callable[[Session], Response]], Response]
 DeviceContext = Callable[[Session, dict[str, Any], str | None], dict[str, Any]]
 
 
-
 def test_state(tested: date | None, months: int, today: date) -> tuple[date | None, str]:
     """The next test's day and its state: ``missing`` (no test recorded), ``overdue`` (as
     ``devices.annual-test`` reckons it), ``soon`` (within 30 days) or ``ok``."""
