@@ -5,7 +5,7 @@ Read-only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +19,21 @@ from facegate.service.clock import Clock
 from facegate.service.facts import FactBuilder
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.store.models import Deployment, PersonCount
+
+# A device test due within this many days is shown as due soon.
+DUE_SOON = timedelta(days=30)
+
+
+def device_test(tested: date | None, months: int, today: date) -> tuple[date | None, str]:
+    """A device's next security test and its state: ``missing`` (no test recorded),
+    ``overdue`` (as ``devices.annual-test`` reckons it), ``soon`` (within ``DUE_SOON``) or
+    ``ok``."""
+    if tested is None:
+        return None, "missing"
+    due = add_months(tested, months)
+    if due < today:
+        return due, "overdue"
+    return due, "soon" if due <= today + DUE_SOON else "ok"
 
 # Rules decided per person or per transaction: they never block a whole deployment.
 PER_PERSON = frozenset({"consent.separate", "consent.lawful-basis", "consent.withdraw",
@@ -52,9 +67,9 @@ class Dashboard:
                 state = ("ended" if dep.status == "terminated" else
                          "blocked" if blocked else "live")
                 pack = get_pack(dep.rule_pack)
-                tests = [d.security_tested_on for d in manifest.devices]
-                next_test = (min(add_months(t, pack.params["device_test_months"])
-                                 for t in tests if t) if tests and all(tests) else None)
+                dues = [device_test(d.security_tested_on, pack.params["device_test_months"],
+                                    today)[0] for d in manifest.devices]
+                next_test = min(d for d in dues if d) if dues and all(dues) else None
                 a = facts.assessment
                 out.append({
                     "id": dep.id, "name": dep.name, "purpose": dep.purpose, "mode": dep.mode,
@@ -67,7 +82,7 @@ class Dashboard:
                         "version": a.version, "assessed_on": a.assessed_on.isoformat(),
                         "stale": a.stale, "stale_reason": a.stale_reason},
                     "next_device_test": next_test.isoformat() if next_test else None,
-                    "device_test_due": bool(next_test and next_test <= today + timedelta(30)),
+                    "device_test_due": bool(next_test and next_test <= today + DUE_SOON),
                     "notice_version": dep.notice_version,
                 })
         return out

@@ -7,36 +7,22 @@ only: they cannot list keys."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from facegate.errors import FacegateError, NotFound
-from facegate.policy.checks.dates import add_months
 from facegate.policy.facts import Manifest
 from facegate.policy.packs import get_pack
 from facegate.service import Facegate
+from facegate.service.dashboard import device_test
 from facegate.web.console_audit import Helpers
 from facegate.web.security import Session
 
-# A test due within this many days is shown as due soon (as on the dashboard).
-DUE_SOON = timedelta(days=30)
 # Runs a state-changing form (console.py): signed in, CSRF, not an auditor; errors shown.
 Act = Callable[[Request, str, Callable[[Session], Response]], Response]
 DeviceContext = Callable[[Session, dict[str, Any], str | None], dict[str, Any]]
-
-
-def test_state(tested: date | None, months: int, today: date) -> tuple[date | None, str]:
-    """The next test's day and its state: ``missing`` (no test recorded), ``overdue`` (as
-    ``devices.annual-test`` reckons it), ``soon`` (within 30 days) or ``ok``."""
-    if tested is None:
-        return None, "missing"
-    due = add_months(tested, months)
-    if due < today:
-        return due, "overdue"
-    return due, "soon" if due <= today + DUE_SOON else "ok"
 
 
 def device_pages(r: APIRouter, service: Facegate, h: Helpers,
@@ -61,7 +47,7 @@ def device_pages(r: APIRouter, service: Facegate, h: Helpers,
                 keys = None
         devices = []
         for d in manifest.devices:
-            due, state = test_state(d.security_tested_on, months, today)
+            due, state = device_test(d.security_tested_on, months, today)
             devices.append({
                 "id": d.id, "capture_area": d.capture_area,
                 "tested": d.security_tested_on.isoformat() if d.security_tested_on else None,
