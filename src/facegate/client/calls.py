@@ -347,10 +347,8 @@ def export(route: Route, subject: _Id, basis: str | None, with_identity: bool
 @endpoint("POST", "/v1/keys", "keys.create")
 def create_key(route: Route, name: str, role: str, deployment: str | None = None,
                device: str | None = None) -> Call[o.KeyCreated]:
-    body = {"name": name, "role": role}
-    body.update({k: v for k, v in (("deployment", deployment), ("device", device))
-                 if v is not None})
-    return route.call(read_object, json=body)
+    return route.call(read_object, json={"name": name, "role": role,
+                                         "deployment": deployment, "device": device})
 
 
 @endpoint("GET", "/v1/keys", "keys.list")
