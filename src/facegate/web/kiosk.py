@@ -67,6 +67,8 @@ class Step(BaseModel):
 
 
 def _error(e: FacegateError) -> JSONResponse:
+    """The error for the page: the API's body (``FacegateError.to_dict``) without its details
+    (a decision's findings, remedies): the screen faces the public."""
     english, chinese = e.messages()
     return JSONResponse({"error": e.code, "message": english, "message_zh": chinese,
                          "rules": list(e.rules)}, status_code=e.http_status)
