@@ -15,10 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from tests.conftest import OFFICER, assessed, office_manifest, running
 
 from facegate.api.app import create_app
 from facegate.audit import merkle, offline
+from facegate.audit.trail import verify_chain
 from facegate.crypto.signing import checkpoint_dir
 from facegate.service import Actor, Facegate
 
@@ -93,7 +95,10 @@ def test_checkpoints_over_rest_are_kept_outside_and_catch_a_rewrite(
                      ).status_code == 422
 
         forge_record(service, 2)
-        assert service.audit.verify(ADMIN)["ok"]  # the chain alone is fooled
+        with Session(service.db) as s:
+            assert verify_chain(s).ok  # the chain alone is fooled
+        mine = service.audit.verify(ADMIN)  # the record's signature and the kept checkpoint
+        assert not mine["ok"] and mine["first_broken"] == 2, mine  # are not
         after = trail_of(c.get("/v1/audit/trail", headers={"X-API-Key": keys["auditor"]}))
     report = offline.verify(after, [cp], cp["public_key"], earlier=rows)
     assert not report["ok"] and report["first_bad"] == 2

@@ -39,6 +39,9 @@ class AuditRecordOut(BaseModel):
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+    sig: str | None = Field(description="Ed25519 signature of the record's place and hash by "
+                                        "the checkpoint signing key (null only for records "
+                                        "a signed checkpoint vouches for).")
 
 
 class ChainReport(BaseModel):

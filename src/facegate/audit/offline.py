@@ -4,9 +4,11 @@ Needs only the trail (JSON lines, as ``facegate audit export`` writes it), one o
 checkpoints (``facegate audit checkpoint``) and the installation's public key; no database,
 no service: the standard library, ``cryptography`` and ``facegate.audit.merkle``. It checks
 each checkpoint's Ed25519 signature, every record's hash and link, that the first ``size``
-records still produce each checkpoint's signed root, and that the checkpoints are consistent
-with one another (RFC 9162 consistency proofs). Exit 0 when all holds; 1 naming the first bad
-record otherwise; 2 on bad input::
+records still produce each checkpoint's signed root, that every record after the newest
+checkpoint carries the installation's signature (so a record added behind the service's back
+is caught even before the next checkpoint), and that the checkpoints are consistent with one
+another (RFC 9162 consistency proofs). Exit 0 when all holds; 1 naming the first bad record
+otherwise; 2 on bad input::
 
     python -m facegate.audit.offline trail.jsonl --checkpoint cp.json --public-key KEY
 """
@@ -29,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from facegate.audit import merkle
 
 FORMAT = "facegate-checkpoint/1"
+RECORD_FORMAT = "facegate-record/1"
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "actor", "role", "operation", "subject", "deployment", "purpose",
           "decision", "rules", "detail", "prev_hash")
@@ -48,6 +51,47 @@ def checkpoint_message(size: int, root: str, at: str) -> bytes:
     return f"{FORMAT}\n{size}\n{root}\n{at}\n".encode()
 
 
+def record_message(seq: int, record_hash: str) -> bytes:
+    """What a record's signature covers: its place and its hash, which commits to its content
+    and, through ``prev_hash``, to every record before it."""
+    return f"{RECORD_FORMAT}\n{seq}\n{record_hash}\n".encode()
+
+
+def verifying_key(value: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(value))
+
+
+def record_signature_error(row: Mapping[str, Any], key: Ed25519PublicKey,
+                           covered: int) -> str | None:
+    """Why a record's signature fails (None when it holds). Records ``1..covered`` are
+    covered by a signed checkpoint whose root the caller checks, so they need no signature of
+    their own (records written before records were signed, or restored from an archive signed
+    by another installation's key); every later record must carry this key's signature."""
+    seq, sig = int(row["seq"]), row.get("sig")
+    if seq <= covered:
+        return None
+    if not sig:
+        return (f"record {seq} carries no signature and no signed checkpoint covers it: it "
+                "was written behind the service's back")
+    try:
+        key.verify(base64.b64decode(str(sig)), record_message(seq, str(row["hash"])))
+    except (InvalidSignature, ValueError):
+        return (f"record {seq} is not signed by the installation's key: it was forged or "
+                "rewritten")
+    return None
+
+
+def first_unsigned(rows: Iterable[Mapping[str, Any]], key: str,
+                   covered: int) -> tuple[int | None, str]:
+    """The first record after ``covered`` whose signature fails, and why."""
+    pub = verifying_key(key)
+    for row in rows:
+        why = record_signature_error(row, pub, covered)
+        if why:
+            return int(row["seq"]), why
+    return None, ""
+
+
 def key_id(public_key: str) -> str:
     return hashlib.sha256(base64.b64decode(public_key)).hexdigest()[:16]
 
@@ -61,7 +105,7 @@ def signature_error(cp: Mapping[str, Any], public_key: str | None = None) -> str
         key = public_key or str(cp["public_key"])
         if public_key and cp.get("public_key") not in (None, public_key):
             return "the checkpoint was signed by another key"
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(key)).verify(
+        verifying_key(key).verify(
             base64.b64decode(str(cp["signature"])),
             checkpoint_message(int(cp["size"]), str(cp["root"]), str(cp["at"])))
     except InvalidSignature:
@@ -97,11 +141,25 @@ def first_difference(rows: Sequence[Mapping[str, Any]],
     return None
 
 
+def first_missigned(rows: Iterable[Mapping[str, Any]], key: str, upto: int) -> int | None:
+    """The first of records ``1..upto`` that carries a signature this key does not verify
+    (unsigned ones are passed over): where a rewrite behind a checkpoint begins."""
+    pub = verifying_key(key)
+    for row in rows:
+        if int(row["seq"]) > upto:
+            return None
+        if row.get("sig") and record_signature_error(row, pub, 0):
+            return int(row["seq"])
+    return None
+
+
 def check_checkpoint(leaves: Sequence[bytes], cp: Mapping[str, Any],
                      rows: Sequence[Mapping[str, Any]] = (),
-                     earlier: Sequence[Mapping[str, Any]] | None = None
-                     ) -> tuple[int | None, str]:
-    """(first bad record, reason) when the records disagree with a checkpoint; (None, "")."""
+                     earlier: Sequence[Mapping[str, Any]] | None = None,
+                     public_key: str | None = None) -> tuple[int | None, str]:
+    """(first bad record, reason) when the records disagree with a checkpoint; (None, "").
+    The first bad record is named from ``earlier`` (a previous export) or, failing that, from
+    the records' own signatures under ``public_key``."""
     size = int(cp["size"])
     if len(leaves) < size:
         return len(leaves) + 1, (f"the trail holds {len(leaves)} records but the checkpoint "
@@ -111,6 +169,8 @@ def check_checkpoint(leaves: Sequence[bytes], cp: Mapping[str, Any],
         reason = f"records 1..{size} no longer produce the signed root"
         if first is not None:
             reason += f"; record {first} differs from the earlier export"
+        elif public_key and (first := first_missigned(rows, public_key, size)) is not None:
+            reason += f"; record {first} no longer matches its own signature"
         return first, reason
     return None, ""
 
@@ -129,13 +189,18 @@ def verify(rows: Sequence[Mapping[str, Any]], checkpoints: Sequence[Mapping[str,
     leaves, broken, why = check_chain(rows)
     ordered = sorted(checkpoints, key=lambda c: int(c["size"]))
     for cp in ordered:
-        first, reason = check_checkpoint(leaves, cp, rows, earlier)
+        first, reason = check_checkpoint(leaves, cp, rows, earlier, public_key)
         if reason:
             if broken is not None and (first is None or broken <= first):
                 return fail(broken, f"{why} ({reason})")
             return fail(first, reason)
     if broken is not None:
         return fail(broken, why)
+    if public_key:
+        covered = int(ordered[-1]["size"]) if ordered else 0
+        unsigned, why = first_unsigned(rows, public_key, covered)
+        if unsigned is not None:
+            return fail(unsigned, why)
     for a, b in itertools.pairwise(ordered):
         m, n = int(a["size"]), int(b["size"])
         proof = merkle.consistency_proof(leaves, m, n)

@@ -5,13 +5,18 @@ hash; editing, inserting or removing any record breaks the chain from that point
 says who (API key name or CLI user, and role), what operation, which subject pseudonym,
 deployment and purpose, the decision and the rule ids; never an image, never a template.
 ``verify_rows`` works on plain dicts, so an exported trail verifies offline.
+
+Each record is also signed as it is written (``sig``: Ed25519 over its place and hash, with the
+checkpoint signing key, which the database's owner does not hold), so a record appended behind
+the service's back fails verification even before the next checkpoint is signed.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from facegate.audit import offline
 from facegate.store.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
@@ -71,11 +77,14 @@ def record_dict(rec: AuditRecord) -> dict[str, Any]:
         "operation": rec.operation, "subject": rec.subject, "deployment": rec.deployment,
         "purpose": rec.purpose, "decision": rec.decision, "rules": json.loads(rec.rules),
         "detail": json.loads(rec.detail), "prev_hash": rec.prev_hash, "hash": rec.hash,
+        "sig": rec.sig,
     }
 
 
-def append(session: Session, entry: AuditEntry, now: datetime | None = None) -> dict[str, Any]:
-    """Append one record inside the caller's transaction; returns it as a dict."""
+def append(session: Session, entry: AuditEntry, now: datetime | None = None,
+           sign: Callable[[bytes], bytes] | None = None) -> dict[str, Any]:
+    """Append one record inside the caller's transaction; returns it as a dict. ``sign``
+    (the checkpoint key's) signs the record's place and hash."""
     _check_detail(dict(entry.detail))
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
@@ -91,6 +100,8 @@ def append(session: Session, entry: AuditEntry, now: datetime | None = None) -> 
         "prev_hash": head.hash,
     }
     row["hash"] = record_hash(row)
+    row["sig"] = (base64.b64encode(sign(offline.record_message(row["seq"], row["hash"])))
+                  .decode() if sign else None)
     session.add(AuditRecord(**{**row, "rules": canonical(row["rules"]),
                                "detail": canonical(row["detail"])}))
     head.seq, head.hash = row["seq"], row["hash"]
@@ -112,11 +123,15 @@ class ChainReport:
 
 
 def verify_rows(rows: Iterable[Mapping[str, Any]],
-                head: tuple[int, str] | None = None) -> ChainReport:
+                head: tuple[int, str] | None = None, public_key: str | None = None,
+                covered: int = 0) -> ChainReport:
     """Check every record's hash and link, in order; name the first broken record.
 
-    ``head`` (last seq, last hash), when known, also catches records cut off the end.
+    ``head`` (last seq, last hash), when known, also catches records cut off the end. With
+    ``public_key``, every record after ``covered`` (the size of a signed checkpoint whose root
+    the caller checks) must carry that key's signature.
     """
+    key = offline.verifying_key(public_key) if public_key else None
     prev, expected_seq, count = GENESIS, 1, 0
     for row in rows:
         seq = int(row["seq"])
@@ -130,6 +145,9 @@ def verify_rows(rows: Iterable[Mapping[str, Any]],
             return ChainReport(False, count, seq,
                                f"record {seq} was altered: its content does not match its hash",
                                prev)
+        unsigned = offline.record_signature_error(row, key, covered) if key else None
+        if unsigned:
+            return ChainReport(False, count, seq, unsigned, prev)
         prev, expected_seq, count = row["hash"], seq + 1, count + 1
     if head is not None and (head[0] != count or head[1] != prev):
         return ChainReport(False, count, count + 1 if head[0] > count else head[0],
@@ -137,10 +155,13 @@ def verify_rows(rows: Iterable[Mapping[str, Any]],
     return ChainReport(True, count, None, "", prev)
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Verify the whole trail in the store, streaming it in batches."""
+def verify_chain(session: Session, batch: int = 5000, public_key: str | None = None,
+                 covered: int = 0) -> ChainReport:
+    """Verify the whole trail in the store, streaming it in batches (and each record's
+    signature after ``covered``, given the key)."""
     head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
-    return verify_rows(records(session, batch), (head.seq, head.hash) if head else (0, GENESIS))
+    return verify_rows(records(session, batch), (head.seq, head.hash) if head else (0, GENESIS),
+                       public_key, covered)
 
 
 def records(session: Session, batch: int = 5000) -> Iterator[dict[str, Any]]:

@@ -202,6 +202,7 @@ class AuditRecord(TypedDict):
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+    sig: str | None
 
 
 class ChainReport(TypedDict):

@@ -1,4 +1,4 @@
-"""The key that signs audit checkpoints (``security.controls``).
+"""The key that signs audit checkpoints and each audit record (``security.controls``).
 
 An Ed25519 key, kept apart from the master key and outside the data directory: from the file
 named by ``FACEGATE_SIGNING_KEY_FILE``, by default ``signing-<data dir hash>.key`` beside the

@@ -1,11 +1,13 @@
 """Writing the audit trail from the use cases: one record per decision, in the caller's
-transaction, or in its own for refusals and errors (which roll the caller's back)."""
+transaction, or in its own for refusals and errors (which roll the caller's back). Each record
+is signed with the checkpoint signing key as it is written (``security.controls``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from facegate.audit import AuditEntry, append
@@ -18,16 +20,25 @@ UowFactory = Callable[[], UnitOfWork]
 
 
 class AuditLog:
-    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+    def __init__(self, uow: UowFactory, clock: Clock,
+                 signer: Callable[[], Ed25519PrivateKey] | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._signer = signer
+        self._key: Ed25519PrivateKey | None = None
+
+    def _sign(self, message: bytes) -> bytes:
+        if self._key is None and self._signer is not None:
+            self._key = self._signer()
+        assert self._key is not None
+        return self._key.sign(message)
 
     def record(self, s: Session, actor: Actor, operation: str, decision: str,
                rules: Sequence[str] = (), **kw: Any) -> dict[str, Any]:
         """Append a record in the caller's transaction (committed with the change)."""
         return append(s, AuditEntry(actor=actor.name, role=actor.role, operation=operation,
                                     decision=decision, rules=tuple(rules), **kw),
-                      now=self._clock.now())
+                      now=self._clock.now(), sign=self._sign if self._signer else None)
 
     def alone(self, actor: Actor, operation: str, decision: str, rules: Sequence[str] = (),
               **kw: Any) -> None:

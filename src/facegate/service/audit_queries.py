@@ -34,7 +34,7 @@ from facegate.service.gatekeeper import Gatekeeper
 from facegate.store.models import AuditRecord
 
 EXPORT_FIELDS = ("seq", "at", "actor", "role", "operation", "subject", "deployment", "purpose",
-                 "decision", "rules", "detail", "prev_hash", "hash")
+                 "decision", "rules", "detail", "prev_hash", "hash", "sig")
 DELETIONS = ("consent.withdraw", "subject.delete", "housekeeping", "deployment.terminate")
 
 
@@ -66,10 +66,26 @@ class AuditQueries:
     folder: Callable[[], Path] | None = None
 
     def verify(self, actor: Actor) -> dict[str, Any]:
-        """Check the whole hash chain; names the first broken record."""
+        """Check the whole hash chain, each record's signature, and the newest checkpoint kept
+        outside the data directory; names the first broken record."""
         self.gate.role(actor, "audit.verify")
+        public = self._public()
+        kept = self._trusted_kept(public)
+        covered = int(kept["size"]) if kept else 0
         with self.uow() as uow:
-            return verify_chain(uow.session).to_dict()
+            chain = verify_chain(uow.session, public_key=public, covered=covered).to_dict()
+            if kept is None:
+                return chain
+            leaves = [bytes.fromhex(r["hash"]) for r in trail.records(uow.session)]
+            first, reason = offline.check_checkpoint(leaves, kept)
+            if reason and first is None and public is not None:
+                first = offline.first_missigned(trail.records(uow.session), public,
+                                                int(kept["size"]))
+        if reason and (chain["ok"] or first is not None and first <= chain["first_broken"]):
+            return {**chain, "ok": False, "first_broken": first,
+                    "reason": f"{reason} (the checkpoint of {kept['at']} kept outside the "
+                              "data directory)"}
+        return chain
 
     def tail(self, actor: Actor, n: int = 20, **filters: Any) -> list[dict[str, Any]]:
         """The latest ``n`` records, oldest first, times in the installation's zone."""
@@ -156,13 +172,47 @@ class AuditQueries:
             raise Conflict("no checkpoint signing key is configured")
         return self.signer()
 
+    def _public(self) -> str | None:
+        return public_key_b64(self._key()) if self.signer is not None else None
+
+    def _trusted_kept(self, public: str | None) -> dict[str, Any] | None:
+        """The newest checkpoint kept outside the data directory that this installation's key
+        signed (None when there is none, or no key)."""
+        if public is None:
+            return None
+        for cp in self._kept(50):
+            if offline.signature_error(cp, public) is None:
+                return cp
+        return None
+
     def checkpoint(self, actor: Actor) -> dict[str, Any]:
         """A signed tree head over the whole trail: size, Merkle root, time, Ed25519 signature
-        and the public key. Refused while the chain is broken (it would sign the damage)."""
+        and the public key. Refused while the chain is broken, or holds a record this
+        installation did not sign (it would sign the damage)."""
         self.gate.role(actor, "audit.verify")
+        return self._sign_tree(actor, adopt=None)
+
+    def adopt(self, actor: Actor, why: str) -> dict[str, Any] | None:
+        """Sign a checkpoint over a trail whose records this installation's key did not sign:
+        written before records were signed (``why="upgrade"``, only while no record is signed
+        yet), or restored from an archive of another installation (``why="restore"``). The
+        chain must hold; from here on the checkpoint vouches for those records."""
+        if why == "upgrade":
+            with self.uow() as uow:
+                if uow.session.execute(select(func.count()).select_from(AuditRecord).where(
+                        AuditRecord.sig.is_not(None))).scalar_one() or \
+                        not uow.session.execute(select(func.count()).select_from(AuditRecord)
+                                                ).scalar_one():
+                    return None
+        return self._sign_tree(actor, adopt=why)
+
+    def _sign_tree(self, actor: Actor, adopt: str | None) -> dict[str, Any]:
         key = self._key()
+        public = public_key_b64(key)
+        kept = self._trusted_kept(public)
         with self.uow() as uow:
-            chain = verify_chain(uow.session)
+            chain = verify_chain(uow.session, public_key=None if adopt else public,
+                                 covered=int(kept["size"]) if kept else 0)
             leaves = [bytes.fromhex(r["hash"]) for r in trail.records(uow.session)]
         if not chain.ok:
             raise Conflict(f"the audit chain is broken at record {chain.first_broken}: "
@@ -175,7 +225,8 @@ class AuditQueries:
               "signature": base64.b64encode(
                   key.sign(offline.checkpoint_message(size, root, at))).decode()}
         self.audit.alone(actor, "audit.checkpoint", "allowed", ["security.controls"],
-                         detail={"size": size, "root": root, "key_id": cp["key_id"]})
+                         detail={"size": size, "root": root, "key_id": cp["key_id"],
+                                 **({"adopted": adopt} if adopt else {})})
         self._keep(cp)
         return cp
 
@@ -197,6 +248,9 @@ class AuditQueries:
     def checkpoints(self, actor: Actor, n: int = 20) -> list[dict[str, Any]]:
         """The latest ``n`` checkpoints kept outside the data directory, newest first."""
         self.gate.role(actor, "audit.read")
+        return self._kept(n)
+
+    def _kept(self, n: int) -> list[dict[str, Any]]:
         if self.folder is None or not self.folder().is_dir():
             return []
         out = []
@@ -225,11 +279,13 @@ class AuditQueries:
         the chain, and that records 1..size still produce the signed root. ``earlier``, a
         previous export, names the first record that changed since."""
         self.gate.role(actor, "audit.verify")
-        public = public_key_b64(self._key()) if self.signer is not None else None
+        public = self._public()
+        kept = self._trusted_kept(public)
         with self.uow() as uow:
             chain = verify_chain(uow.session)
             rows = list(trail.records(uow.session))
-        out = offline.verify(rows, [checkpoint], public, earlier)
+        # the newest checkpoint kept outside also vouches for (and is checked against) the trail
+        out = offline.verify(rows, [checkpoint, *([kept] if kept else [])], public, earlier)
         if out["ok"] and not chain.ok:
             out = {"ok": False, "count": len(rows), "first_bad": chain.first_broken,
                    "reason": chain.reason}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -69,6 +70,9 @@ class Backups:
     clock: Clock
     keyring: KeyRing
     vaults: Vaults
+    # Signs a checkpoint over the restored trail, whose records another installation's key
+    # may have signed (AuditQueries.adopt).
+    adopt: Callable[[Actor, str], dict[str, Any] | None] | None = None
 
     def create(self, actor: Actor, out_dir: Path) -> dict[str, Any]:
         """Write an archive (no subject keys) and the vault of keys into ``out_dir``."""
@@ -159,6 +163,8 @@ class Backups:
                                       "subjects_restored": restored, "subjects_gone": gone})
             uow.commit()
             uow.shred()
+        if self.adopt is not None:
+            self.adopt(actor, "restore")
         return out
 
     def _opens(self, ident: Identity | None, subject_id: str, wrapped: bytes | None) -> bool:

@@ -17,6 +17,7 @@ from facegate.crypto.signing import (
     signing_key_file,
 )
 from facegate.engine import Engine
+from facegate.service.actors import Actor
 from facegate.service.assessments import Assessments
 from facegate.service.audit_log import AuditLog
 from facegate.service.audit_queries import AuditQueries
@@ -50,6 +51,8 @@ from facegate.store import db
 from facegate.store.backup import Vaults
 from facegate.store.uow import UnitOfWork
 
+UPGRADE = Actor("system:upgrade", "admin")
+
 
 class Facegate:
     """The use cases of one installation, by what a user does."""
@@ -62,7 +65,8 @@ class Facegate:
         self.vaults = Vaults(settings.data_dir)
         clock = Clock(settings.clock, settings.tz)
         uow = self.uow
-        audit = AuditLog(uow, clock)
+        signing = load_signing_key(settings.data_dir)
+        audit = AuditLog(uow, clock, signer=lambda: signing)
         gate = Gatekeeper(audit, clock, settings.rule_pack)
         self.recogniser = Recogniser(settings, engine)
         identities = Identities(self.keyring)
@@ -96,10 +100,11 @@ class Facegate:
         self.reviews = Reviews(**common, facts=facts)
         self.exports = Exports(**common, identities=identities)
         self.audit = AuditQueries(**common,
-                                  signer=lambda: load_signing_key(settings.data_dir),
+                                  signer=lambda: signing,
                                   folder=lambda: checkpoint_dir(settings.data_dir))
         self.keys = Keys(**common)
-        self.backups = Backups(**common, keyring=self.keyring, vaults=self.vaults)
+        self.backups = Backups(**common, keyring=self.keyring, vaults=self.vaults,
+                               adopt=self.audit.adopt)
         self.engines = Engines(uow=uow, gate=gate, audit=audit, recogniser=self.recogniser,
                                migration=migration, indexes=indexes)
         self.documents = Documents(uow=uow, gate=gate, clock=clock,
@@ -129,6 +134,11 @@ class Facegate:
                     uow.shred()  # no plain copy stays in the database's files
         finally:
             engine.dispose()
+        service = Facegate(settings)
+        try:  # records written before records were signed: a checkpoint vouches for them
+            service.audit.adopt(UPGRADE, "upgrade")
+        finally:
+            service.close()
         return {"data_dir": str(settings.data_dir.resolve()), "master_key": master.source,
                 "signing_key": str(signing_key_file(settings.data_dir)),
                 "public_key": public_key_b64(signing),

@@ -140,6 +140,9 @@ class AuditRecord(Base):
     detail: Mapped[str] = mapped_column(Text)  # JSON object, canonical
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Ed25519 over (seq, hash), base64; None only for records written before records were
+    # signed, which a signed checkpoint covers (migration 0011).
+    sig: Mapped[str | None] = mapped_column(String(88), nullable=True)
 
 
 class AuditHead(Base):
