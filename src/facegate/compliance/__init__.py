@@ -14,6 +14,7 @@ from facegate.compliance.workdays import (
     UnknownCalendarYear,
     WorkdayCalendar,
     YearSchedule,
+    check_new_year,
     parse_schedule,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "UnknownCalendarYear",
     "WorkdayCalendar",
     "YearSchedule",
+    "check_new_year",
     "compute_status",
     "due_date",
     "duty_reasons",

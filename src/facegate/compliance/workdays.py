@@ -27,12 +27,22 @@ passed to :meth:`WorkdayCalendar.load_schedule`. An illustrative file (not a rea
 - ``workdays`` (optional) lists make-up working days; each must be a Saturday or Sunday and
   must not also be a holiday;
 - every date must lie in ``year`` (a make-up day of late December belongs in that year's
-  schedule); unknown keys are refused.
+  schedule); unknown keys are refused;
+- the schedule must be plausible: at most :data:`MAX_WEEKDAY_HOLIDAYS` days off on a Monday to
+  Friday and at most :data:`MAX_MAKEUP_DAYS` make-up working days (in 2004-2026 a year had 11 to
+  23 weekday days off and 5 to 12 make-up days), so that a mistaken or forged file cannot
+  push a deadline months out.
+
+``facegate filing calendar FILE`` loads only a year the ``chinese_calendar`` package does not
+know (:func:`check_new_year`): the package's State Council data is never replaced from a file.
+A file in ``calendars/`` for a year the package knows (for instance after a package upgrade) is
+ignored, and the package's schedule is used.
 
 In a loaded year a day is a working day if and only if it is a Monday to Friday that is not a
-holiday, or it is listed in ``workdays``. A loaded schedule replaces the package's schedule for
-the same year. The operator loads one with ``facegate filing calendar FILE``, which validates it
-and keeps it as ``calendars/<year>.yaml`` in the data directory, where every process reads it.
+holiday, or it is listed in ``workdays``. A schedule passed to :class:`WorkdayCalendar` in code
+replaces the package's schedule for the same year. The operator loads one with ``facegate filing
+calendar FILE``, which validates it and keeps it as ``calendars/<year>.yaml`` in the data
+directory, where every process reads it.
 
 Years without a schedule
 ------------------------
@@ -76,6 +86,10 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCHEDULE_KEYS = {"year", "source", "holidays", "workdays"}
 _RANGE_KEYS = {"name", "from", "to"}
 _DAY = timedelta(days=1)
+MAX_WEEKDAY_HOLIDAYS = 40
+"""Most days off on a Monday to Friday a schedule may have (history: at most 23)."""
+MAX_MAKEUP_DAYS = 20
+"""Most make-up working days a schedule may have (history: at most 12)."""
 
 
 class UnknownCalendarYear(BadInput):
@@ -202,7 +216,27 @@ def parse_schedule(data: Mapping[str, Any], origin: str = "") -> YearSchedule:
         if d in holidays:
             raise bad(f"workdays[{i}]: {d.isoformat()} is also listed as a holiday")
         workdays.add(d)
+    weekday_off = sum(1 for d in holidays if d.weekday() < 5)
+    if weekday_off > MAX_WEEKDAY_HOLIDAYS:
+        raise bad(f"{weekday_off} days off fall on a Monday to Friday; no State Council "
+                  f"schedule has more than {MAX_WEEKDAY_HOLIDAYS} (2004-2026: at most 23), so "
+                  "this is not a plausible holiday schedule")
+    if len(workdays) > MAX_MAKEUP_DAYS:
+        raise bad(f"{len(workdays)} make-up working days; no State Council schedule has more "
+                  f"than {MAX_MAKEUP_DAYS} (2004-2026: at most 12), so this is not a plausible "
+                  "holiday schedule")
     return YearSchedule(year, source.strip(), frozenset(holidays), frozenset(workdays))
+
+
+def check_new_year(schedule: YearSchedule) -> None:
+    """Refuse (``BadInput``, rule ``filing.threshold``) a schedule for a year the
+    ``chinese_calendar`` package already knows: its State Council data is not replaced."""
+    if schedule.year in library_years():
+        raise BadInput(
+            f"holiday schedule: {schedule.year} is already known from the State Council "
+            f"schedules in the chinese-calendar package ({describe_years(library_years())}); "
+            "a schedule is loaded only for a year the package does not know yet",
+            rules=["filing.threshold"], details={"year": schedule.year})
 
 
 class WorkdayCalendar:
@@ -229,7 +263,9 @@ class WorkdayCalendar:
         calendar = cls()
         files = sorted(p for p in folder.iterdir()
                        if p.is_file() and p.suffix.lower() in SCHEDULE_SUFFIXES)
-        calendar._load_all((_read(p), str(p)) for p in files)
+        parsed = [(parse_schedule(_read(p), str(p)), str(p)) for p in files]
+        # the package's State Council data wins over a file for a year it knows
+        calendar._load_all((s, o) for s, o in parsed if s.year not in library_years())
         return calendar
 
     def _load_all(self, items: Iterable[tuple[Mapping[str, Any] | YearSchedule, str]]) -> None:
@@ -253,6 +289,13 @@ class WorkdayCalendar:
     def schedules(self) -> dict[int, YearSchedule]:
         """The operator-loaded schedules by year."""
         return dict(self._loaded)
+
+    def source_of(self, year: int) -> str | None:
+        """Where ``year``'s schedule comes from: a loaded schedule's ``source``, the
+        ``chinese_calendar`` package, or ``None`` for a year without a schedule."""
+        if year in self._loaded:
+            return self._loaded[year].source
+        return "chinese-calendar package" if year in library_years() else None
 
     def known_years(self) -> list[int]:
         return sorted(library_years() | self._loaded.keys())

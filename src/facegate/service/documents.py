@@ -5,10 +5,11 @@ deletion receipts (the officer's)."""
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from facegate import documents
 from facegate.documents import Document
@@ -72,20 +73,77 @@ PROCESSING_RULES = [
 ]
 
 
-LOOPBACK = ("localhost", "0.0.0.0", "::", "")  # noqa: S104 - names compared, nothing bound
+UrlProblem = Literal["scheme", "host", "local"]
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})  # IDNA label dots
+
+
+def _ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """``host`` read as browsers and ``inet_aton`` read an IPv4 address: one to four parts,
+    each decimal, octal (leading 0) or hex (0x), the last filling the remaining bytes (so
+    ``127.1`` and ``2130706433`` are 127.0.0.1 and ``0`` is 0.0.0.0); ``None`` for a name."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values = []
+    for part in parts:
+        base, digits = 10, part
+        if part[:2] in ("0x", "0X"):
+            base, digits = 16, part[2:] or "0"
+        elif len(part) > 1 and part.startswith("0"):
+            base, digits = 8, part[1:]
+        try:
+            values.append(int(digits, base) if digits.isalnum() and digits.isascii() else -1)
+        except ValueError:
+            return None
+        if values[-1] < 0:
+            return None
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
+        return None
+    number = last
+    for i, v in enumerate(head):
+        number += v << (8 * (3 - i))
+    return ipaddress.IPv4Address(number)
+
+
+def _local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif int(address) < 2**32 and not (address.is_loopback or address.is_unspecified):
+            address = ipaddress.IPv4Address(int(address))  # the old ::a.b.c.d form
+    return address.is_loopback or address.is_unspecified
+
+
+def url_problem(url: str) -> UrlProblem | None:
+    """Why people could not open ``url`` from a notice or a sign: ``"scheme"`` (not an
+    http(s) address), ``"host"`` (no host), ``"local"`` (this machine only: localhost, a
+    loopback or unspecified address in any spelling); ``None`` when none of these holds."""
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname
+    except ValueError:
+        return "host"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "scheme"
+    host = unicodedata.normalize("NFKC", unquote(hostname or "")).translate(_DOTS)
+    host = host.split("%", 1)[0].rstrip(".").lower()  # an IPv6 zone; a root-label dot
+    if not host:
+        return "host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "local"
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = (
+            ipaddress.IPv6Address(host) if ":" in host else _ipv4(host))
+    except ValueError:
+        return "host"
+    return "local" if address is not None and _local(address) else None
 
 
 def unreachable(url: str) -> bool:
-    """Whether ``url`` points at this machine only (loopback or unspecified), so people
-    reading a notice or scanning a sign could never reach it."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host in LOOPBACK or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
+    """Whether people reading a notice or scanning a sign could never open ``url``: it points
+    at this machine only, or it is no http(s) address with a host (:func:`url_problem`)."""
+    return url_problem(url) is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,11 +187,9 @@ class Documents:
             last = records.assessment(uow.session, dep)
             pia = assessment_view(last) if last else None
         url = self.deployments.notice_url(deployment_id)
-        if kind in ("notice", "sign") and not draft and unreachable(url):
-            raise Conflict(
-                f"the {kind} would send people to {url}, an address only this machine can "
-                "reach: set FACEGATE_PUBLIC_URL to the address people use (https://...), or "
-                "ask for a draft (marked DRAFT, not for display)", rules=["notice.required"])
+        problem = url_problem(url)
+        if kind in ("notice", "sign") and not draft and problem is not None:
+            raise _url_refused(kind, url, problem)
         if kind == "notice":
             content = self.deployments.notice(deployment_id) | {"url": url,
                                                                 "rule_pack": dep.rule_pack}
@@ -172,3 +228,22 @@ class Documents:
                 "processing_rules": PROCESSING_RULES_ZH if lang == "zh" else PROCESSING_RULES,
                 "assessments": assessments,
                 "checkpoint": self.checkpoint(actor) if self.checkpoint else None}
+
+
+def _url_refused(kind: str, url: str, problem: UrlProblem) -> Conflict:
+    """Why a notice or sign cannot point people at ``url`` (built from the configured public
+    address), in both languages (``notice.required``)."""
+    why_en, why_zh = {
+        "scheme": ("which is not an http:// or https:// address",
+                   "该地址不是 http:// 或 https:// 地址"),
+        "host": ("which names no host", "该地址没有主机名"),
+        "local": ("an address only this machine can reach", "该地址只有本机可以访问"),
+    }[problem]
+    doc_zh = "告知书" if kind == "notice" else "标识"
+    return Conflict(
+        f"the {kind} would send people to {url}, {why_en}: set FACEGATE_PUBLIC_URL to the "
+        "address people use (https://...), or ask for a draft (marked DRAFT, not for "
+        "display)",
+        message_zh=f"{doc_zh}将引导公众访问 {url}，{why_zh}：请将 FACEGATE_PUBLIC_URL 设置为公众"
+                   "实际使用的地址（https://...），或申请草稿（标注“草稿”，不得张贴）。",
+        rules=["notice.required"])

@@ -1,10 +1,22 @@
 """The filing duty (``filing.threshold``, ``filing.change``, ``filing.deregister``): persons
 counted, the day the duty arose, its due date in Chinese working days, warnings, and what was
-filed. Other use cases tell it when face data or a deployment changed."""
+filed. Other use cases tell it when face data or a deployment changed.
+
+An operator (personal information handler) is known by its names: a manifest names it by a
+plain string or by ``{zh, en}``, and deployments whose operator names share any name (compared
+after Unicode NFKC normalisation, with whitespace collapsed and case folded) belong to one
+operator, counted together, with one clock and one dossier. Manifests carry no registration
+number, so the names are the only identity there is; joining on any shared name errs towards
+counting more persons, never fewer. Filing clocks store the display name they were recorded
+under and are matched by the same rule, so clocks stored under either name keep working."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -15,6 +27,7 @@ from sqlalchemy.orm import Session
 from facegate.compliance import (
     FilingStatus,
     WorkdayCalendar,
+    check_new_year,
     compute_status,
     earliest_due_date,
     parse_schedule,
@@ -35,6 +48,22 @@ UNNAMED = "(operator not named)"
 WHAT_TO_FILE = ["operator details and contact", "purposes and methods of each deployment",
                 "number of persons whose face data is stored", "security measures",
                 "processing rules", "the impact assessment of each deployment"]
+
+
+@dataclass
+class OperatorGroup:
+    """One operator: its display name, every name it goes by, its active deployments."""
+
+    name: str
+    names: list[str] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    deployments: list[Deployment] = field(default_factory=list)
+    listed: bool = False  # has an active deployment or a filing clock
+
+    def add_name(self, name: str) -> None:
+        if name_key(name) not in self.keys:
+            self.keys.add(name_key(name))
+            self.names.append(name)
 
 
 class Filing:
@@ -61,29 +90,81 @@ class Filing:
         return self._calendar
 
     def load_calendar(self, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
-        """Validate a year's State Council holiday schedule and keep it in the data
-        directory's ``calendars/`` folder, where every process finds it."""
+        """Validate a year's State Council holiday schedule (a plausible one, for a year the
+        chinese-calendar package does not know) and keep it in the data directory's
+        ``calendars/`` folder, where every process finds it. The audit record is committed
+        first; only then is the file put in place, so no schedule is in effect unrecorded."""
         self._gate.role(actor, "filing.record")
         schedule = parse_schedule(data, "the schedule")
+        check_new_year(schedule)
         folder = self._settings.data_dir / "calendars"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{schedule.year}.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
+        pending = folder / f".{schedule.year}.yaml.pending"  # not read as a schedule
+        pending.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                           encoding="utf-8")
+        try:
+            with self._uow() as uow:
+                self._audit.record(uow.session, actor, "calendar.load", "allowed",
+                                   ["filing.threshold"],
+                                   detail={"year": schedule.year, "source": schedule.source})
+                uow.commit()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                pending.unlink()
+            raise
+        os.replace(pending, path)
         self._calendar = None
-        self._audit.alone(actor, "calendar.load", "allowed", ["filing.threshold"],
-                          detail={"year": schedule.year, "source": schedule.source})
         return {"year": schedule.year, "source": schedule.source, "file": str(path),
                 "holidays": len(schedule.holidays), "workdays": len(schedule.workdays),
                 "known_years": self.calendar.known_years()}
 
     # ---- the duty, as other use cases see it ---------------------------------------------
 
-    def _rows(self, s: Session, operator: str | None = None) -> list[FilingEvent]:
+    def _rows(self, s: Session, group: OperatorGroup | None = None) -> list[FilingEvent]:
         q = select(FilingEvent).order_by(FilingEvent.id)
         rows = list(s.execute(q).scalars())
-        return rows if operator is None else [r for r in rows
-                                              if (r.operator or UNNAMED) == operator]
+        return rows if group is None else [r for r in rows
+                                           if name_key(r.operator or UNNAMED) in group.keys]
+
+    def groups(self, s: Session) -> list[OperatorGroup]:
+        """The operators: names that any manifest (of an active or ended deployment) gives
+        together are one operator's; filing clocks join the operator one of whose names they
+        carry. Listed: those with an active deployment or a clock, sorted by display name."""
+        parent: dict[str, str] = {}
+
+        def find(k: str) -> str:
+            parent.setdefault(k, k)
+            while parent[k] != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+
+        deps = list(s.execute(select(Deployment).order_by(Deployment.id)).scalars())
+        rows = self._rows(s)
+        named = [(d, operator_names(d.manifest) or [UNNAMED]) for d in deps]
+        for _, names in named:
+            for n in names[1:]:
+                parent[find(name_key(n))] = find(name_key(names[0]))
+        by_root: dict[str, OperatorGroup] = {}
+        for d, names in named:
+            group = by_root.setdefault(find(name_key(names[0])),
+                                       OperatorGroup(operator_of(d.manifest)))
+            for n in names:
+                group.add_name(n)
+            if d.status == "active":
+                group.deployments.append(d)
+                group.listed = True
+        for r in rows:
+            n = r.operator or UNNAMED
+            group = by_root.setdefault(find(name_key(n)), OperatorGroup(n))
+            group.add_name(n)
+            group.listed = True
+        listed = [g for g in by_root.values() if g.listed]
+        return sorted(listed, key=lambda g: g.name)
+
+    def _group(self, s: Session, name: str) -> OperatorGroup | None:
+        return next((g for g in self.groups(s) if name_key(name) in g.keys), None)
 
     def _permit(self) -> Permit:
         return decide(Facts(operation="filing.read", pack=self._settings.rule_pack,
@@ -92,13 +173,7 @@ class Filing:
     def operators(self, s: Session) -> dict[str, list[Deployment]]:
         """Each operator (personal information handler) with its active deployments; an
         operator whose deployments all ended stays while it has filing clocks."""
-        out: dict[str, list[Deployment]] = {}
-        for d in s.execute(select(Deployment).order_by(Deployment.id)).scalars():
-            if d.status == "active":
-                out.setdefault(operator_of(d.manifest), []).append(d)
-        for r in self._rows(s):
-            out.setdefault(r.operator or UNNAMED, [])
-        return dict(sorted(out.items()))
+        return {g.name: g.deployments for g in self.groups(s)}
 
     def compute(self, s: Session, record: bool = True) -> dict[str, FilingStatus]:
         """Each operator's filing status under the rule pack: persons counted at its own
@@ -106,9 +181,10 @@ class Filing:
         caller's transaction)."""
         pack = get_pack(self._settings.rule_pack)
         out: dict[str, FilingStatus] = {}
-        for name, deps in self.operators(s).items():
-            rows = self._rows(s, name)
-            initial = next((r for r in rows if r.kind == "filing"), None)
+        for group in self.groups(s):
+            name, deps = group.name, group.deployments
+            rows = self._rows(s, group)
+            initial = _initial(rows)
             events = [(r.kind, r.started_on, r.filed_on, r.detail) for r in rows
                       if r.kind != "filing"]
             persons = TemplateRepository(s, self._keyring).persons(
@@ -143,10 +219,15 @@ class Filing:
         (``filing.threshold``, ``filing.change``): new face data waits while one is late."""
         today = self._clock.today()
         params = get_pack(self._settings.rule_pack).params
-        kinds = []
-        for r in self._rows(s, operator_of(dep.manifest)):
-            if r.filed_on is not None:
-                continue
+        kinds: list[str] = []
+        group = self._group(s, operator_of(dep.manifest))
+        if group is None:
+            return ()
+        rows = self._rows(s, group)
+        initial = _initial(rows)
+        for r in rows:
+            if r.filed_on is not None or (r.kind == "filing" and r is not initial):
+                continue  # a second initial clock of names now known as one operator
             # provisional while a year has no schedule: the earliest the date can be
             due, _ = earliest_due_date(r.started_on, params, self.calendar)
             if due < today:
@@ -161,17 +242,20 @@ class Filing:
         """A substantive change or the end of face recognition after the operator's filing
         duty arose starts its own clock, where the pack has that rule."""
         pack = get_pack(self._settings.rule_pack)
+        group = self._group(s, operator)
+        if group is None:
+            return
         if pack.has(f"filing.{kind}") and any(r.kind == "filing"
-                                                for r in self._rows(s, operator)):
-            s.add(FilingEvent(kind=kind, operator=operator, started_on=self._clock.today(),
+                                                for r in self._rows(s, group)):
+            s.add(FilingEvent(kind=kind, operator=group.name, started_on=self._clock.today(),
                               detail=detail, created_at=self._clock.now()))
 
     # ---- the officer's use cases -----------------------------------------------------------
 
-    def _view(self, name: str, status: FilingStatus, deps: list[Deployment]
-              ) -> dict[str, Any]:
+    def _view(self, group: OperatorGroup, status: FilingStatus) -> dict[str, Any]:
         pack = get_pack(self._settings.rule_pack)
-        return {"operator": name, "deployments": [d.id for d in deps], **status.to_dict(),
+        return {"operator": group.name, "names": list(group.names),
+                "deployments": [d.id for d in group.deployments], **status.to_dict(),
                 "what_to_file": list(WHAT_TO_FILE) if status.required else [],
                 "working_days": pack.params["filing_working_days"]}
 
@@ -180,13 +264,13 @@ class Filing:
         self._gate.role(actor, "filing.read")
         with self._uow() as uow:
             all_ = self.compute(uow.session)
-            deps = self.operators(uow.session)
+            groups = self.groups(uow.session)
             uow.commit()
-        return [self._view(name, st, deps[name]) for name, st in all_.items()]
+        return [self._view(g, all_[g.name]) for g in groups]
 
     def status(self, actor: Actor, operator: str | None = None) -> dict[str, Any]:
-        """One operator's filing status; ``operator`` may be left out when there is only
-        one."""
+        """One operator's filing status, found by any of its names; ``operator`` may be left
+        out when there is only one."""
         found = self.statuses(actor)
         return _one(found, operator)
 
@@ -204,9 +288,13 @@ class Filing:
         with self._uow() as uow:
             s = uow.session
             self.compute(s)
-            name = _one([{"operator": o} for o in self.operators(s)], operator)["operator"]
-            row = next((r for r in self._rows(s, name)
-                        if r.kind == kind and r.filed_on is None), None)
+            groups = {g.name: g for g in self.groups(s)}
+            name = _one([{"operator": g.name, "names": g.names} for g in groups.values()],
+                        operator)["operator"]
+            rows = self._rows(s, groups[name])
+            initial = _initial(rows)
+            row = next((r for r in rows if r.kind == kind and r.filed_on is None
+                        and (kind != "filing" or r is initial)), None)
             if row is None:
                 raise NotFound(f"{name} has no open {kind} task")
             if filed_on < row.started_on:
@@ -222,13 +310,31 @@ class Filing:
 
 
 def operator_of(manifest: Mapping[str, Any]) -> str:
-    """The operator (personal information handler) a manifest names: the filing duty is its
-    own. A bilingual name is known by its Chinese form."""
+    """The display name of the operator (personal information handler) a manifest names: the
+    filing duty is its own. A bilingual name is shown by its Chinese form; the operator is
+    found by any of its names (:func:`operator_names`)."""
+    names = operator_names(manifest)
+    return names[0] if names else UNNAMED
+
+
+def operator_names(manifest: Mapping[str, Any]) -> list[str]:
+    """Every name a manifest gives its operator, trimmed: the Chinese one first."""
     op = manifest.get("operator")
     name = op.get("name") if isinstance(op, Mapping) else None
-    if isinstance(name, Mapping):
-        name = name.get("zh") or name.get("en")
-    return (str(name).strip() if name else "") or UNNAMED
+    given = [name.get("zh"), name.get("en")] if isinstance(name, Mapping) else [name]
+    return [str(n).strip() for n in given if n and str(n).strip()]
+
+
+def name_key(name: str) -> str:
+    """An operator name as compared: NFKC-normalised, whitespace collapsed, case folded."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def _initial(rows: list[FilingEvent]) -> FilingEvent | None:
+    """The operator's initial filing clock: the earliest, where names recorded apart (before
+    they were known as one operator) left more than one."""
+    initial = [r for r in rows if r.kind == "filing"]
+    return min(initial, key=lambda r: (r.started_on, r.id)) if initial else None
 
 
 def _public_place(manifest: Mapping[str, Any]) -> bool:
@@ -245,7 +351,7 @@ def _one(found: list[dict[str, Any]], operator: str | None) -> dict[str, Any]:
                        if names else "no operator has a deployment yet",
                        rules=["filing.threshold"])
     for f in found:
-        if f["operator"] == operator.strip():
+        if name_key(operator) in {name_key(n) for n in f.get("names") or [f["operator"]]}:
             return f
     raise NotFound(f"no operator {operator!r}; operators: {'; '.join(names) or 'none'}",
                    rules=["filing.threshold"])
