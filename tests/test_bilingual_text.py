@@ -83,12 +83,24 @@ def test_a_text_given_twice_alike_reads_as_the_plain_string(lang: str) -> None:
 # --- each language's own text ----------------------------------------------------------------
 
 
+def bilingual_assessment(m: dict[str, Any]) -> dict[str, Any]:
+    """The assessment's own texts in both languages (an assessor's name in both scripts)."""
+    a = assessment(m)
+    zh = {"lawfulness": "门禁所在楼层存放客户档案。",
+          "impact": "仅作一比一比对，不保存图像。",
+          "risks": "模板泄露，以静态加密缓解。",
+          "protections": "加密、只可追加的审计记录、分角色密钥。"}
+    return {**a, "assessor": "王芳 Wang Fang",
+            "sections": {k: {"zh": zh[k], "en": v} for k, v in a["sections"].items()},
+            "conclusion": {"zh": "与需要相称，可以上线。", "en": a["conclusion"]}}
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_documents_show_their_own_language(lang: str) -> None:
     m = parsed(bilingual())
     other = "en" if lang == "zh" else "zh"
-    docs = [notice(notice_content(m), lang), impact_assessment(assessment(m), m, lang),
-            filing_dossier(dossier(m), lang)]
+    docs = [notice(notice_content(m), lang), impact_assessment(bilingual_assessment(m), m, lang),
+            filing_dossier({**dossier(m), "assessments": [bilingual_assessment(m)]}, lang)]
     for doc in docs:
         text = pdf_text(doc)
         assert squash(OPERATOR[lang]) in text and squash(OPERATOR[other]) not in text, doc.kind
@@ -126,8 +138,10 @@ def test_a_chinese_document_with_english_only_text_is_flagged() -> None:
         assert "necessity" in shown
     en = notice(notice_content(m), "en")
     assert en.fallbacks == () and NOTE_ZH not in en.html
-    pia = impact_assessment(assessment(m), {**m, "name": {"en": NAME["en"]}}, "zh")
+    pia = impact_assessment(bilingual_assessment(m), {**m, "name": {"en": NAME["en"]}}, "zh")
     assert pia.fallbacks == ("name",) and NOTE_ZH in pia.html
+    english = impact_assessment(assessment(m), m, "zh")  # the assessment's own English texts
+    assert {"assessor", "sections.lawfulness", "conclusion"} <= set(english.fallbacks)
     board = sign(m, "https://faces.example.com/notice/x")
     assert set(board.fallbacks) == {"alternative.description"}
     assert squash("仅有一种语言") in pdf_text(board)
@@ -209,6 +223,7 @@ def test_the_api_takes_bilingual_texts(api: tuple[str, dict[str, str]]) -> None:
         page = c.get("/notice/hq-office-door", params={"lang": "zh"})
         assert page.status_code == 200 and NECESSITY["zh"] in page.text
         assert ALT["zh"] in page.text and NECESSITY["en"] not in page.text
+        assert "X-Facegate-Language-Fallback" not in page.headers and NOTE_ZH not in page.text
 
         r = c.post("/v1/deployments", json=bilingual(necessity={"en": NECESSITY["en"]}),
                    headers=off)
@@ -219,6 +234,14 @@ def test_the_api_takes_bilingual_texts(api: tuple[str, dict[str, str]]) -> None:
         assert NOTE_ZH in doc.text
         page = c.get("/notice/hq-office-door", params={"lang": "zh"})
         assert NECESSITY["en"] in page.text and NOTE_ZH in page.text
+        assert page.headers["X-Facegate-Language-Fallback"] == "necessity"
+        # plain strings are judged by their script on the public page too
+        assert c.post("/v1/deployments", json=office_manifest(), headers=off
+                      ).status_code == 201
+        page = c.get("/notice/hq-office-door", params={"lang": "zh"})
+        assert NOTE_ZH in page.text, page.text
+        assert {"necessity", "location.capture_area", "alternative.description"} <= set(
+            page.headers["X-Facegate-Language-Fallback"].split(","))
 
         bad = bilingual(necessity={"zh": "必要", "de": "notwendig"})
         r = c.post("/v1/deployments", json=bad, headers=off)

@@ -18,12 +18,19 @@ from facegate.service.limits import ID_MAX, REF_MAX, TEXT_MAX, TRANSACTION_MAX
 router = APIRouter(dependencies=KNOWN_QUERY)
 
 
+# A text a person reads: a plain string or {"zh": ..., "en": ...} (at least one language).
+_Narrative = Annotated[str, Field(max_length=TEXT_MAX)]
+AssessmentText = _Narrative | dict[Literal["zh", "en"], _Narrative]
+
+
 class AssessmentIn(BaseModel):
-    assessor: str = Field(min_length=1, max_length=200)
+    assessor: str = Field(min_length=1, max_length=200,
+                          description="The assessor's name, plain text.")
     assessed_on: date | None = None
-    sections: dict[str, Annotated[str, Field(max_length=TEXT_MAX)]] = Field(
-        max_length=8, description="lawfulness, impact, risks, protections")
-    conclusion: str = Field(min_length=1, max_length=TEXT_MAX)
+    sections: dict[str, AssessmentText] = Field(
+        max_length=8, description="lawfulness, impact, risks, protections; each a string or "
+                                  "{zh, en}")
+    conclusion: AssessmentText = Field(description="A string or {zh, en}.")
 
 
 class IncidentIn(BaseModel):
@@ -55,8 +62,9 @@ class AssessmentOut(BaseModel):
     assessor: str
     assessed_on: str
     keep_until: str = Field(description="Kept at least until this day.")
-    sections: dict[str, str]
-    conclusion: str
+    sections: dict[str, str | dict[str, str]] = Field(
+        description="Each a plain string or {zh, en}, as given.")
+    conclusion: str | dict[str, str] = Field(description="A plain string or {zh, en}.")
     stale: bool
     stale_reason: str | None
 
@@ -101,6 +109,8 @@ class FilingStatusOut(BaseModel):
     """One operator's filing duty: the duty is each personal information handler's own."""
 
     operator: str = Field(description="The operator (personal information handler).")
+    names: list[str] = Field(description="Every name its manifests give it (zh and en); "
+                                         "deployments sharing any one are this operator's.")
     deployments: list[str] = Field(description="Its active deployments.")
     pack: str
     persons: int

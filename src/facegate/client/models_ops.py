@@ -18,8 +18,8 @@ class Assessment(TypedDict):
     assessor: str
     assessed_on: str
     keep_until: str
-    sections: dict[str, str]
-    conclusion: str
+    sections: dict[str, str | dict[str, str]]
+    conclusion: str | dict[str, str]
     stale: bool
     stale_reason: str | None
 
@@ -60,6 +60,7 @@ class FilingStatus(TypedDict):
     """One operator's filing duty."""
 
     operator: str
+    names: list[str]
     deployments: list[str]
     pack: str
     persons: int

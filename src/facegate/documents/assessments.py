@@ -1,4 +1,8 @@
-"""The personal information protection impact assessment (``pia.before-use``)."""
+"""The personal information protection impact assessment (``pia.before-use``).
+
+Its sections, assessor and conclusion are picked in the document's language like the
+manifest's texts (``documents.localized``): one only in the other language, or written in the
+other script, is named in the document's language note."""
 
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ def impact_assessment(assessment: Json, manifest: Json, lang: str, *,
         Fields((
             (word("version", lang), _s(assessment.get("version"))),
             (word("assessed_on", lang), _s(assessment.get("assessed_on"))),
-            (word("assessor", lang), _s(assessment.get("assessor"))),
+            (word("assessor", lang), t("assessor", assessment.get("assessor"))),
             (word("keep_until", lang), _s(assessment.get("keep_until"))),
         )),
         Para(word("pia_keep_note", lang), note=True),
@@ -65,9 +69,10 @@ def impact_assessment(assessment: Json, manifest: Json, lang: str, *,
     ]
     for key, heading in _PIA_SECTIONS:
         sections.append(Section(word(heading, lang), (
-            *_other_lang(heading, lang), Para(_s(texts.get(key))),
+            *_other_lang(heading, lang), Para(t(f"sections.{key}", texts.get(key))),
         )))
-    sections.append(Section(word("conclusion", lang), (Para(_s(assessment.get("conclusion"))),)))
+    sections.append(Section(word("conclusion", lang), (
+        Para(t("conclusion", assessment.get("conclusion"))),)))
     title = word("pia_title", lang)
     layout = Layout(
         kind="pia", lang=lang, title=title,

@@ -1,4 +1,8 @@
-"""The filing dossier for the cyberspace authority (``filing.threshold``)."""
+"""The filing dossier for the cyberspace authority (``filing.threshold``).
+
+The manifests' and the assessments' texts are picked in the document's language
+(``documents.localized``); why filing is required is told in words, not as the reason codes
+the filing status carries (``"persons"``, ``"public_place:<deployment>"``)."""
 
 from __future__ import annotations
 
@@ -38,8 +42,11 @@ from facegate.documents.text import (
     MODES,
     PACKS,
     PURPOSES,
+    WORDS,
+    Bi,
     check_lang,
     label,
+    pick,
     plain,
     word,
 )
@@ -92,7 +99,7 @@ def filing_dossier(dossier: Json, lang: str, *, draft: bool = False,
              Lines((_s(due), word("due_note", lang),
                     *((word("due_provisional", lang),) if dossier.get("due_provisional")
                       else ()))) if due else DASH),
-            (word("reasons", lang), _lines(dossier.get("reasons"))),
+            (word("reasons", lang), _reasons(dossier.get("reasons"), deployments, lang, t)),
         )),
     )
 
@@ -104,7 +111,9 @@ def filing_dossier(dossier: Json, lang: str, *, draft: bool = False,
                     word("assessor", lang), word("conclusion", lang), word("keep_until", lang)),
             rows=tuple(
                 (_code(a.get("deployment")), _s(a.get("version")), _s(a.get("assessed_on")),
-                 _s(a.get("assessor")), _s(a.get("conclusion")), _s(a.get("keep_until")))
+                 t(f"assessments[{a.get('deployment')}].assessor", a.get("assessor")),
+                 t(f"assessments[{a.get('deployment')}].conclusion", a.get("conclusion")),
+                 _s(a.get("keep_until")))
                 for a in assessments
             ),
             widths=(2.4, 1.4, 1.8, 1.8, 3.6, 1.7),
@@ -152,9 +161,28 @@ def _checkpoint(value: Any, lang: str, tz: tzinfo) -> tuple[Block, ...]:
     )))
 
 
-def _lines(values: Any) -> Cell:
-    items = tuple(_s(v) for v in _list(values))
-    return Lines(items) if items else DASH
+def _reasons(values: Any, deployments: list[Json], lang: str, t: Picker) -> Cell:
+    """Why filing is required, in words: the person count, or a deployment (by its name, in
+    the document's language, and its id) in a public place; any other reason as given."""
+    names = {str(d.get("id")): d.get("name") for d in deployments}
+    items: list[Cell] = []
+    for reason in _list(values):
+        code = _s(reason)
+        if code == "persons":
+            items.append(word("reason_persons", lang))
+        elif code.startswith("public_place:"):
+            dep = code.removeprefix("public_place:")
+            if names.get(dep) is None:
+                items.append(word("reason_public_place", lang, id=dep))
+                continue
+            name = t(f"deployments[{dep}].name", names[dep])
+            zh, en = (name.zh, name.en) if isinstance(name, Bi) else (name, name)
+            wording = WORDS["reason_public_place_named"]
+            items.append(pick(lang, wording[0].format(name=zh, id=dep),
+                              wording[1].format(name=en, id=dep)))
+        else:
+            items.append(code)
+    return Lines(tuple(items)) if items else DASH
 
 
 def _bullets(values: Any, lang: str) -> Block:

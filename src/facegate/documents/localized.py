@@ -28,6 +28,34 @@ _NOTES = {
                 "Some text is only available in one language: {fields}"),
 }
 NOTE_LABEL = Bi("语言说明", "Language note")
+# How the note names a manifest field to a reader (the header and ``fallbacks`` keep the
+# field's path, for programs).
+FIELD_WORDS = {
+    "name": Bi("名称", "name"),
+    "operator.name": Bi("运营者名称", "operator's name"),
+    "operator.contact": Bi("联系方式", "contact"),
+    "location.capture_area": Bi("采集区域", "capture area"),
+    "location.public_security_necessity": Bi("公共安全必要性", "public security necessity"),
+    "necessity": Bi("必要性", "necessity"),
+    "least_impact": Bi("影响最小的方式", "least intrusive means"),
+    "alternative.description": Bi("替代方式说明", "alternative"),
+    "assessor": Bi("评估人", "assessor"),
+    "conclusion": Bi("评估结论", "conclusion"),
+    "sections.lawfulness": Bi("合法性、正当性、必要性", "lawfulness"),
+    "sections.impact": Bi("对个人权益的影响", "impact"),
+    "sections.risks": Bi("安全风险", "risks"),
+    "sections.protections": Bi("保护措施", "protections"),
+}
+_OF_DEPLOYMENT = re.compile(r"^assessments\[(?P<dep>[^\]]+)\]\.(?P<field>.+)$")
+
+
+def field_words(name: str) -> Bi:
+    """A field as the note names it to a reader; a path it does not know, as itself."""
+    m = _OF_DEPLOYMENT.match(name)
+    if m:
+        w = field_words(m["field"])
+        return Bi(f"{m['dep']} 的{w.zh}", f"{w.en} ({m['dep']})")
+    return FIELD_WORDS.get(name, Bi(name, name))
 
 
 @dataclass(frozen=True)
@@ -97,8 +125,9 @@ class Picker:
         if not self.fallbacks:
             return None
         note = _NOTES.get(self.lang, _NOTES["zh-en"])
-        fields = ", ".join(self.fallbacks)
-        return Bi(note.zh.format(fields=fields), note.en.format(fields=fields))
+        words = [field_words(f) for f in self.fallbacks]
+        return Bi(note.zh.format(fields="、".join(w.zh for w in words)),
+                  note.en.format(fields=", ".join(w.en for w in words)))
 
     def note(self) -> tuple[Para, ...]:
         """The note as a block for a document's lead; nothing when no field fell back."""

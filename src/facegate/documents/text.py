@@ -283,6 +283,11 @@ WORDS: Final[Mapping[str, Pair]] = {
                         "provisional: the earliest possible date, until that year's holiday "
                         "schedule is published and loaded"),
     "reasons": ("需备案的原因", "Why filing is required"),
+    "reason_persons": ("存储人脸信息的人数达到备案门槛",
+                       "The number of persons whose face data is stored reached the threshold"),
+    "reason_public_place": ("部署 {id} 设在公共场所", "Deployment {id} is in a public place"),
+    "reason_public_place_named": ("部署“{name}”（{id}）设在公共场所",
+                                  "Deployment “{name}” ({id}) is in a public place"),
     "filing_security": ("四、安全保护措施", "4. Security measures"),
     "filing_rules": ("五、处理规则", "5. Processing rules"),
     "filing_assessments": ("六、个人信息保护影响评估", "6. Impact assessments"),

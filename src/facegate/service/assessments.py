@@ -1,19 +1,29 @@
 """Personal information impact assessments (``pia.before-use``): recorded with their four
 sections before any use, stale when the purpose or method changes or after an incident, kept
-at least three years."""
+at least three years.
+
+The sections and the conclusion are texts a person reads: each a plain string or
+``{"zh": ..., "en": ...}`` with at least one language (``facegate.policy.texts``), bounded per
+language. The assessor is a person's name, plain text. The conclusion is kept as JSON in its
+text column (a JSON string or an object of the languages given; migration 0012).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from facegate.errors import BadInput, NotFound
 from facegate.policy import AssessmentFacts, Facts
 from facegate.policy.checks import add_years
 from facegate.policy.packs import get_pack
+from facegate.policy.texts import LocalText, Said, as_json, blank_text
 from facegate.service import records
 from facegate.service.actors import Actor
 from facegate.service.audit_log import AuditLog, UowFactory
@@ -31,6 +41,41 @@ PIA_TITLES = {
     "risks": "Risks of leakage, tampering, loss or misuse",
     "protections": "Whether the protections are lawful, effective and proportionate",
 }
+
+
+_SAID: TypeAdapter[str | LocalText | None] = TypeAdapter(Said)
+
+
+def _blank(value: Any) -> bool:
+    """Nothing said: missing, an empty string, or a mapping whose languages are all empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    return isinstance(value, Mapping) and all(
+        v is None or (isinstance(v, str) and not v.strip()) for v in value.values())
+
+
+def readable(value: Any, what: str) -> str | dict[str, str]:
+    """A text a person reads, as stored: a plain string, or the languages given of a
+    ``{zh, en}`` mapping; each language stripped and at most ``TEXT_MAX`` characters."""
+    try:
+        said = _SAID.validate_python(value)
+    except ValidationError as e:
+        why = str(e.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise BadInput(f"{what}: {why}", rules=["pia.before-use"]) from None
+    if said is None or blank_text(said):
+        raise BadInput(f"{what} is empty", rules=["pia.before-use"])
+    if isinstance(said, str):
+        return str(bounded(said.strip(), what, TEXT_MAX))
+    out = as_json(LocalText(**{k: v.strip() for k, v in said.model_dump().items()}))
+    assert isinstance(out, dict)
+    for lang, text in out.items():
+        bounded(text, f"{what} ({lang})", TEXT_MAX)
+    return out
+
+
+def stored_conclusion(text: str | dict[str, str]) -> str:
+    """The conclusion for its text column: JSON, a string or an object of the languages."""
+    return json.dumps(text, ensure_ascii=False, sort_keys=True)
 
 
 def _day(value: Any, what: str) -> date:
@@ -54,25 +99,27 @@ class Assessments:
         current purpose and method and is kept at least three years."""
         self.gate.role(actor, "pia.record", deployment=deployment_id)
         sections = data.get("sections") or {}
-        if not isinstance(sections, dict):
+        if not isinstance(sections, Mapping):
             raise BadInput("sections must be a mapping of the four sections",
                            rules=["pia.before-use"])
-        missing = [k for k in PIA_SECTIONS if not str(sections.get(k) or "").strip()]
-        unknown = sorted(set(sections) - set(PIA_SECTIONS))
+        missing = [k for k in PIA_SECTIONS if _blank(sections.get(k))]
+        unknown = sorted(str(k) for k in set(sections) - set(PIA_SECTIONS))
         if missing or unknown:
             raise BadInput("an impact assessment has four sections: "
                            + ", ".join(PIA_SECTIONS)
                            + (f"; missing: {', '.join(missing)}" if missing else "")
                            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
                            rules=["pia.before-use"])
-        for k in PIA_SECTIONS:
-            bounded(str(sections[k]), f"section {k}", TEXT_MAX)
-        assessor = str(bounded(str(data.get("assessor") or "").strip(), "assessor"))
-        conclusion = str(bounded(str(data.get("conclusion") or "").strip(), "conclusion",
-                                 TEXT_MAX))
-        if not assessor or not conclusion:
+        texts = {k: readable(sections[k], f"section {k}") for k in PIA_SECTIONS}
+        named = data.get("assessor")
+        if named is not None and not isinstance(named, str):
+            raise BadInput("assessor is a person's name, given as plain text (not a mapping "
+                           "of languages or another value)", rules=["pia.before-use"])
+        assessor = str(bounded((named or "").strip(), "assessor"))
+        if not assessor or _blank(data.get("conclusion")):
             raise BadInput("an impact assessment names its assessor and its conclusion",
                            rules=["pia.before-use"])
+        conclusion = readable(data.get("conclusion"), "conclusion")
         today = self.clock.today()
         assessed_on = _day(data.get("assessed_on") or today, "assessed_on")
         if assessed_on > today:
@@ -85,8 +132,8 @@ class Assessments:
             a = Assessment(deployment_id=dep.id, version=(last.version + 1) if last else 1,
                            purpose=dep.purpose, mode=dep.mode, assessor=assessor,
                            assessed_on=assessed_on, keep_until=add_years(assessed_on, years),
-                           sections={k: str(sections[k]).strip() for k in PIA_SECTIONS},
-                           conclusion=conclusion, created_at=self.clock.now())
+                           sections=texts, conclusion=stored_conclusion(conclusion),
+                           created_at=self.clock.now())
             s.add(a)
             s.flush()
             self.audit.record(s, actor, "pia.record", "allowed", ["pia.before-use"],

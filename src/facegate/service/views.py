@@ -88,10 +88,18 @@ def template_view(t: Template, *, tz: tzinfo) -> dict[str, Any]:
 
 
 def assessment_view(a: Assessment) -> dict[str, Any]:
+    """An assessment; its sections and conclusion each a plain string or ``{zh, en}``. The
+    conclusion's column holds it as JSON (migration 0012); text that is not is shown as is."""
+    try:
+        conclusion: Any = json.loads(a.conclusion)
+    except ValueError:
+        conclusion = a.conclusion
+    if not isinstance(conclusion, str | dict):
+        conclusion = a.conclusion
     return {"deployment": a.deployment_id, "version": a.version, "purpose": a.purpose,
             "mode": a.mode, "assessor": a.assessor, "assessed_on": a.assessed_on.isoformat(),
             "keep_until": a.keep_until.isoformat(), "sections": dict(a.sections),
-            "conclusion": a.conclusion, "stale": a.stale_reason is not None,
+            "conclusion": conclusion, "stale": a.stale_reason is not None,
             "stale_reason": a.stale_reason}
 
 

@@ -205,7 +205,7 @@ class Assessment(Base):
     assessed_on: Mapped[date] = mapped_column(Date)
     keep_until: Mapped[date] = mapped_column(Date)
     sections: Mapped[dict[str, object]] = mapped_column(JSON)
-    conclusion: Mapped[str] = mapped_column(Text)
+    conclusion: Mapped[str] = mapped_column(Text)  # JSON: a string or {zh, en} (0012)
     stale_reason: Mapped[str | None] = mapped_column(String(200))  # e.g. a major incident
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

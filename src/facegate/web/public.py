@@ -49,8 +49,13 @@ def _texts(content: dict[str, Any], lang: str) -> dict[str, Any]:
     """The notice's own texts in ``lang`` (or the other language, listed in ``fallbacks``)."""
     t = Picker(lang)
 
-    def pick(name: str, value: Any) -> Any:  # a plain string (or nothing) as it was
-        return labels.plain(t(name, value)) if isinstance(value, Mapping) else value
+    def pick(name: str, value: Any) -> Any:
+        """The text in ``lang``; a plain string as it was, noted when written in the other
+        script (an English necessity on the Chinese page); nothing stays nothing."""
+        if value is None or value == "":
+            return value
+        picked = labels.plain(t(name, value))
+        return picked if isinstance(value, Mapping) else value
 
     op = content.get("operator") or {}
     alt = content.get("alternative")
@@ -101,8 +106,11 @@ def router(service: Facegate) -> APIRouter:
                                         .get("method"), lang),
             "rights_text": (content.get("rights") or {}).get(lang),
         }
-        return page(request, "public/notice.html", n=view, deployment_id=deployment_id,
-                    pack=service.settings.rule_pack)
+        out = page(request, "public/notice.html", n=view, deployment_id=deployment_id,
+                   pack=service.settings.rule_pack)
+        if view["fallbacks"]:  # as the generated documents say it (api/deps.py)
+            out.headers["X-Facegate-Language-Fallback"] = ",".join(view["fallbacks"])
+        return out
 
     @r.get("/notice/{deployment_id}/pdf")
     def notice_pdf(request: Request, deployment_id: str) -> Response:
