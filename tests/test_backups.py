@@ -9,6 +9,8 @@ import base64
 import gzip
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -101,6 +103,39 @@ def test_delete_then_restore_and_the_subject_stays_gone(
     assert trail["ok"]
     [rec] = fresh.audit.search(ADMIN, 10, operation="backup.restore")
     assert sorted(rec["detail"]["subjects_gone"]) == sorted([gone, rekeyed])
+
+
+def test_a_vault_out_of_reach_at_a_deletion_never_brings_the_subject_back(
+        service: Facegate, fresh: Facegate, tmp_path: Path) -> None:
+    """The vault is moved away while a subject is deleted, then put back: the key was buried
+    beside its path, so a restore from it keeps the subject deleted; the next backup removes
+    the key from the vault itself. A vault whose whole folder is gone stays pending."""
+    door = assessed(service, office_manifest(mode="identify"))
+    gone = enrolled(service, door, "E-AWAY-5511", JOLIE[:1])
+    kept = enrolled(service, door, "E-KEPT-5512", ID03[:1])
+    done = service.backups.create(ADMIN, tmp_path / "b")
+    archive, vault = Path(done["archive"]), Path(done["vault"])
+    away = tmp_path / "offline.db"
+    vault.rename(away)
+    service.subjects.delete(OFFICER, gone)
+    assert service.vaults.pending() == {str(vault): [gone]}
+    away.rename(vault)  # back, still holding the key
+    out = fresh.backups.restore(ADMIN, archive)
+    assert out["subjects_gone"] == [gone] and out["subjects_restored"] == 1
+    with pytest.raises(NotFound):
+        fresh.subjects.find(OFFICER, "E-AWAY-5511")
+    assert fresh.subjects.find(OFFICER, "E-KEPT-5512") == kept
+    assert wrapped_keys(service)[kept] in vault.read_bytes()
+    again = service.backups.create(ADMIN, tmp_path / "c")  # reaches the old vault too
+    assert again["vaults_out_of_reach"] == [] and service.vaults.pending() == {}
+    assert not vault.with_name(vault.name + ".forget").exists()
+    with sqlite3.connect(vault) as conn:
+        assert [r[0] for r in conn.execute("SELECT subject_id FROM subject_keys")] == [kept]
+    # a vault whose folder is gone altogether: pending, and said at the next backup
+    shutil.rmtree(tmp_path / "c")
+    service.subjects.delete(OFFICER, kept)
+    assert service.backups.create(ADMIN, tmp_path / "d")["vaults_out_of_reach"] == [
+        str((tmp_path / "c" / "subject-keys.db").resolve())]
 
 
 def test_a_restore_refuses_what_it_cannot_trust(service: Facegate, fresh: Facegate,

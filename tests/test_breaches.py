@@ -1,7 +1,8 @@
 """Security findings, each checked so that removing its fix fails a test (``security.controls``):
-sessions revoked at sign-out, the Secure flag from configuration, length limits on free text,
-an owner-only database file, no 500 for a query parameter, an idempotent batch rerun after a
-crash, and failed authentications audited and rate-limited."""
+sessions revoked at sign-out (kept in the store, across restarts), the Secure flag from
+configuration, length limits on free text, an owner-only database file, no 500 for a query
+parameter, an idempotent batch rerun after a crash, and failed authentications audited and
+rate-limited."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from tests.conftest import JOLIE, office_manifest, photo, running
 
 from facegate.api.app import create_app
+from facegate.engine import Engine
 from facegate.errors import BadInput, NotFound
 from facegate.service import Actor, Facegate, Settings
 from facegate.service.batch import enrol_batch
@@ -80,6 +82,29 @@ def test_a_copied_session_cookie_stops_working_at_sign_out(
     with httpx.Client(base_url=base, timeout=120) as c:  # a new sign-in still works
         fresh = sign_in(c, keys["officer"])
     assert fresh != cookie
+
+
+def test_a_signed_out_session_stays_out_after_a_restart(
+        service: Facegate, engine: Engine) -> None:
+    """The sign-out is kept in the store: another process on the same data (a restart, or
+    another worker) refuses the copied cookie too."""
+    key = service.keys.create(ADMIN, "k-officer", "officer")["key"]
+    for base in running(create_app(service, housekeeping_every_s=0)):
+        with httpx.Client(base_url=base, timeout=120) as c:
+            cookie = sign_in(c, key)
+            assert c.post("/console/logout").status_code == 303
+    again = Facegate(service.settings, engine)  # the service started again
+    try:
+        for base in running(create_app(again, housekeeping_every_s=0)):
+            with httpx.Client(base_url=base, timeout=120,
+                              cookies={SESSION_COOKIE: cookie}) as other:
+                r = other.post("/console/deployments", data={
+                    "csrf": session_csrf(cookie), "action": "apply", "manifest_text": ""})
+                assert r.status_code == 303 and r.headers["location"] == "/console/login"
+            with httpx.Client(base_url=base, timeout=120) as c:
+                assert sign_in(c, key) != cookie
+    finally:
+        again.close()
 
 
 # ---- 2. Secure from the configured public URL, never from Host ------------------------------

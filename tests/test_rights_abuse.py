@@ -140,6 +140,20 @@ def test_a_genuine_deletion_waits_for_the_officer(site: Site) -> None:
         site.service.subjects.show(ADMIN, site.sid)
 
 
+def test_a_request_for_a_subject_deleted_since_is_closed_truthfully(site: Site) -> None:
+    """Two requests of the same person; the first deletes the subject. The second is carried
+    out as 'already deleted', not left pending or rejected as unverified."""
+    with httpx.Client(timeout=60) as c:
+        assert send(c, site.base, "delete", REF, BORN).status_code == 200
+        assert send(c, site.base, "access", REF, BORN).status_code == 200
+    first, second = sorted(site.service.rights.all(OFFICER, "pending"),
+                           key=lambda r: r["kind"] != "delete")
+    assert site.service.rights.handle(OFFICER, first["id"], True)["status"] == "done"
+    late = site.service.rights.handle(OFFICER, second["id"], True)
+    assert late["status"] == "done" and "deleted" in late["outcome"], late
+    assert site.service.rights.all(OFFICER, "pending") == []
+
+
 def test_limiter_locks_out_until_the_window_passes() -> None:
     now = [0.0]
     limiter = RateLimiter([Limit("address", 2, 60.0), Limit("reference", 1, 600.0)],

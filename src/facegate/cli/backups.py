@@ -25,7 +25,9 @@ def backup(out: Annotated[Path, typer.Option(
     done = STATE.service.backups.create(actor(), out)
     emit(done, f"archive {done['archive']} ({sum(done['rows'].values())} rows, sha256 "
                f"{done['sha256'][:16]}...)\nkeys of {done['keys']} subjects in {done['vault']}"
-               "\nKeep the vault where the installation can reach it: deletions update it.")
+               "\nKeep the vault where the installation can reach it: deletions update it."
+               + "".join(f"\nOUT OF REACH since a deletion (its keys are removed when it is "
+                         f"back): {v}" for v in done["vaults_out_of_reach"]))
 
 
 def restore(archive: Annotated[Path, typer.Argument(help="A .fgbackup archive.")],

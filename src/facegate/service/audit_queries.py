@@ -81,7 +81,7 @@ class AuditQueries:
             if reason and first is None and public is not None:
                 first = offline.first_missigned(trail.records(uow.session), public,
                                                 int(kept["size"]))
-        if reason and (chain["ok"] or first is not None and first <= chain["first_broken"]):
+        if reason and (chain["ok"] or (first is not None and first <= chain["first_broken"])):
             return {**chain, "ok": False, "first_broken": first,
                     "reason": f"{reason} (the checkpoint of {kept['at']} kept outside the "
                               "data directory)"}

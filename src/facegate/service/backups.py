@@ -83,6 +83,7 @@ class Backups:
         archive = out_dir / f"facegate-{stamp}.fgbackup"
         vault = KeyVault(out_dir / VAULT)
         self.vaults.add(vault.path)  # from now on, deletions reach this vault
+        self.vaults.forget(())  # and those that were out of reach at a deletion, if back now
         with self.uow() as uow:
             conn = uow.session.connection()
             header = {"created_at": self.clock.now().isoformat(),
@@ -99,7 +100,8 @@ class Backups:
                     for k in uow.session.execute(select(SubjectKey)).scalars()}
             dropped = vault.keep_only(live)
             out = {"archive": str(archive), "sha256": _sha256(archive),
-                   "vault": str(vault.path), "rows": counts, "keys": len(keys) - dropped}
+                   "vault": str(vault.path), "rows": counts, "keys": len(keys) - dropped,
+                   "vaults_out_of_reach": sorted(self.vaults.pending())}
             self.audit.record(uow.session, actor, "backup.create", "allowed", RULES,
                               detail={"archive": archive.name, "sha256": out["sha256"],
                                       "rows": sum(counts.values()), "keys": out["keys"]})

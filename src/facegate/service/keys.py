@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from facegate.errors import BadInput, NotFound
 from facegate.localtime import instant, iso_local
@@ -20,7 +20,7 @@ from facegate.service.audit_log import AuditLog, UowFactory
 from facegate.service.clock import Clock
 from facegate.service.gatekeeper import Gatekeeper
 from facegate.service.ratelimit import FailureLimiter
-from facegate.store.models import ApiKey
+from facegate.store.models import ApiKey, SignedOutSession
 
 UNAUTHENTICATED = Actor("unauthenticated", "none")
 # How finely a device key's last use is kept: one write a minute at most per key.
@@ -187,6 +187,22 @@ class Keys:
             return False
         self._used(k)
         return True
+
+    def sign_out(self, session_id: str, expires: int) -> None:
+        """A console session signed out: refused from now on by every process, restarts
+        included, until it would have expired (then forgotten)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            s = uow.session
+            s.execute(delete(SignedOutSession).where(SignedOutSession.expires_at < now))
+            if s.get(SignedOutSession, key_digest(session_id)) is None:
+                s.add(SignedOutSession(digest=key_digest(session_id),
+                                       expires_at=datetime.fromtimestamp(expires, UTC)))
+            uow.commit()
+
+    def signed_out(self, session_id: str) -> bool:
+        with self.uow() as uow:
+            return uow.session.get(SignedOutSession, key_digest(session_id)) is not None
 
     def any(self) -> bool:
         """Whether any key was ever created."""

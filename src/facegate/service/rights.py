@@ -39,7 +39,7 @@ from facegate.service.identities import Identities
 from facegate.service.ratelimit import RateLimiter
 from facegate.service.subjects import Subjects
 from facegate.service.views import consent_view, template_view
-from facegate.store.models import Consent, Deployment, RightsRequest
+from facegate.store.models import Consent, Deployment, RightsRequest, Subject
 
 RIGHTS_KINDS = ("withdraw", "access", "delete")
 RIGHTS_RULES = {"withdraw": "consent.withdraw", "access": "rights.access",
@@ -176,6 +176,11 @@ class Rights:
         reject it."""
         return self._complete(actor, request_id, verified)
 
+    def _gone(self, subject_id: str) -> bool:
+        with self.uow() as uow:
+            sub = uow.session.get(Subject, subject_id)
+            return sub is None or sub.deleted_at is not None
+
     def _complete(self, actor: Actor, request_id: str, verified: bool) -> dict[str, Any]:
         with self.uow() as uow:
             r = uow.session.get(RightsRequest, request_id)
@@ -189,6 +194,9 @@ class Rights:
             status, outcome = "rejected", "the requester's identity could not be verified"
         elif subject is None:
             status, outcome = "done", "no face data is held under this reference"
+        elif kind in ("access", "delete") and self._gone(subject):
+            # deleted since the request came (by another request, or the officer)
+            status, outcome = "done", "no face data is held any more: the subject was deleted"
         elif kind == "access":
             result = self.access(actor, subject, True)
             status, outcome = "done", f"{len(result['templates'])} template(s) reported"

@@ -13,6 +13,13 @@ subject's key removes it from each vault as it commits (``UnitOfWork.commit``). 
 keys only from the vault, so an archive made before a deletion cannot bring the subject back.
 The vault is written with ``secure_delete`` and a rollback journal, so a removed key leaves no
 copy in any file.
+
+A vault that cannot be reached when a key is deleted (its file moved away, its disk
+unmounted) does not keep that key for a later restore: the subject ids go to a tombstone file
+beside the vault's path (``subject-keys.db.forget``), which the vault honours when it is read
+and applies when it is next written, and to a list in the data directory
+(``backups.json``, ``pending``), applied to the vault at the next deletion or backup that
+reaches it. Each such miss is logged.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import base64
 import gzip
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -192,18 +200,48 @@ class KeyVault:
             conn.execute("COMMIT")
         return len(gone)
 
-    def forget(self, subject_ids: Iterable[str]) -> None:
+    @property
+    def tombstone(self) -> Path:
+        """Subject ids whose keys must leave this vault, written while it was out of reach."""
+        return self.path.with_name(self.path.name + ".forget")
+
+    def _buried(self) -> set[str]:
+        try:
+            return set(json.loads(self.tombstone.read_text())["subjects"])
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise OSError(f"the tombstone {self.tombstone} cannot be read: {e}") from None
+
+    def forget(self, subject_ids: Iterable[str]) -> bool:
+        """Remove the keys of ``subject_ids`` (and any buried beside the vault); False when
+        the vault is out of reach, after burying them beside its path if that folder is
+        there."""
+        ids = set(subject_ids)
         if not self.path.exists():
-            return
+            if self.path.parent.is_dir():
+                buried = sorted(self._buried() | ids)
+                tmp = self.tombstone.with_suffix(".tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    json.dump({"subjects": buried}, fh)
+                tmp.replace(self.tombstone)
+            return False
+        ids |= self._buried()
         with closing(self._connect()) as conn:
             conn.executemany("DELETE FROM subject_keys WHERE subject_id = ?",
-                             [(s,) for s in subject_ids])
+                             [(s,) for s in sorted(ids)])
+        self.tombstone.unlink(missing_ok=True)
+        return True
 
     def keys(self) -> dict[str, bytes]:
+        """The keys a restore may use: never one buried beside the vault."""
         if not self.path.exists():
             return {}
+        buried = self._buried()
         with closing(self._connect()) as conn:
-            return dict(conn.execute("SELECT subject_id, wrapped FROM subject_keys"))
+            return {sid: w for sid, w in conn.execute(
+                "SELECT subject_id, wrapped FROM subject_keys") if sid not in buried}
 
 
 class Vaults:
@@ -212,21 +250,48 @@ class Vaults:
     def __init__(self, data_dir: Path) -> None:
         self.pointer = data_dir / POINTER
 
-    def paths(self) -> list[Path]:
+    def _read(self) -> dict[str, Any]:
         if not self.pointer.exists():
-            return []
-        return [Path(p) for p in json.loads(self.pointer.read_text())["vaults"]]
+            return {"vaults": []}
+        return dict(json.loads(self.pointer.read_text()))
+
+    def _write(self, data: dict[str, Any]) -> None:
+        tmp = self.pointer.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+        tmp.replace(self.pointer)
+
+    def paths(self) -> list[Path]:
+        return [Path(p) for p in self._read()["vaults"]]
+
+    def pending(self) -> dict[str, list[str]]:
+        """Per vault out of reach at a deletion, the subject ids whose keys it still holds."""
+        return {k: list(v) for k, v in self._read().get("pending", {}).items()}
 
     def add(self, vault: Path) -> None:
-        paths = [str(p) for p in self.paths()]
-        if str(vault) not in paths:
-            paths.append(str(vault))
-            tmp = self.pointer.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"vaults": paths}, indent=1))
-            tmp.chmod(0o600)
-            tmp.replace(self.pointer)
+        data = self._read()
+        if str(vault) not in data["vaults"]:
+            data["vaults"].append(str(vault))
+            self._write(data)
 
     def forget(self, subject_ids: Iterable[str]) -> None:
-        ids = list(subject_ids)
-        for path in self.paths():
-            KeyVault(path).forget(ids)
+        """Remove the keys from every vault; a vault out of reach keeps them pending (and
+        buried beside it), and is logged."""
+        ids = set(subject_ids)
+        data = self._read()
+        pending: dict[str, list[str]] = data.get("pending", {})
+        for path in data["vaults"]:
+            owed = ids | set(pending.get(path, ()))
+            if not owed:
+                continue
+            if KeyVault(Path(path)).forget(owed):
+                pending.pop(path, None)
+            else:
+                pending[path] = sorted(owed)
+                logging.getLogger("facegate").error(
+                    "the backup vault %s is out of reach: %d deleted subject key(s) are "
+                    "buried beside it and removed when it is back", path, len(owed))
+        if pending or "pending" in data:
+            self._write({**data, "pending": pending} if pending else
+                        {k: v for k, v in data.items() if k != "pending"})

@@ -169,6 +169,16 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class SignedOutSession(Base):
+    """A console session signed out before it expired (``security.controls``), by the digest
+    of its id, kept until it would have expired: every process, and every restart, refuses a
+    copy of its cookie."""
+
+    __tablename__ = "signed_out_sessions"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class IndexChange(Base):
     """The change log of the 1:N indexes, append-only: one row per change of a deployment's
     templates, written in the transaction that made it, so every process can bring the index

@@ -27,7 +27,6 @@ from facegate.web.security import (
     LOGIN,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    Revocations,
     Session,
     Signer,
     check_sign_in,
@@ -51,10 +50,9 @@ def told(request: Request, e: FacegateError) -> str:
 def router(service: Facegate) -> APIRouter:
     r = APIRouter(prefix="/console", include_in_schema=False)
     signer = Signer(service.keyring.session_key)
-    revocations = Revocations()
 
     def session_of(request: Request) -> Session | None:
-        s = read_session(signer, request, revocations)
+        s = read_session(signer, request, service.keys.signed_out)
         if s is None or s.role not in CONSOLE_ROLES or not service.keys.active(s.key_id):
             return None
         return s
@@ -127,10 +125,11 @@ def router(service: Facegate) -> APIRouter:
 
     @r.post("/logout")
     def logout(request: Request) -> Response:
-        """Sign out: the session id is revoked here, so a copy of the cookie stops working."""
+        """Sign out: the session id is kept as signed out in the store, so a copy of the
+        cookie stops working in every process and after a restart."""
         s = read_session(signer, request)
         if s is not None:
-            revocations.revoke(s)
+            service.keys.sign_out(s.sid, s.expires)
         out = RedirectResponse(LOGIN, status_code=303)
         out.delete_cookie(SESSION_COOKIE, path="/")
         return out

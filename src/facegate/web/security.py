@@ -24,8 +24,8 @@ import hmac
 import ipaddress
 import json
 import secrets
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,34 +98,15 @@ class Signer:
         return data if isinstance(data, dict) else None
 
 
-class Revocations:
-    """Session ids signed out before they expired, each kept until its expiry (then dropped)."""
-
-    def __init__(self) -> None:
-        self._until: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def revoke(self, session: Session) -> None:
-        with self._lock:
-            self._until[session.sid] = session.expires
-            now = time.time()
-            for sid in [k for k, v in self._until.items() if v < now]:
-                del self._until[sid]
-
-    def revoked(self, sid: str) -> bool:
-        with self._lock:
-            return sid in self._until
-
-
 def new_session(key_id: str, name: str, role: str) -> Session:
     return Session(key_id, name, role, secrets.token_urlsafe(24),
                    int(time.time()) + SESSION_SECONDS, secrets.token_urlsafe(18))
 
 
 def read_session(signer: Signer, request: Request,
-                 revocations: Revocations | None = None) -> Session | None:
-    """The signed, unexpired, not signed-out session of ``request``; a cookie without a
-    session id (made before ids existed) is refused."""
+                 signed_out: Callable[[str], bool] | None = None) -> Session | None:
+    """The signed, unexpired, not signed-out session of ``request`` (``signed_out`` asks the
+    store); a cookie without a session id (made before ids existed) is refused."""
     data = signer.loads(request.cookies.get(SESSION_COOKIE))
     if data is None or int(data.get("expires", 0)) < time.time():
         return None
@@ -134,7 +115,7 @@ def read_session(signer: Signer, request: Request,
                     str(data["csrf"]), int(data["expires"]), str(data["sid"]))
     except KeyError:
         return None
-    if not s.sid or (revocations is not None and revocations.revoked(s.sid)):
+    if not s.sid or (signed_out is not None and signed_out(s.sid)):
         return None
     return s
 
