@@ -219,6 +219,10 @@ def test_a_public_place_dossier_names_the_deployment(tmp_path: Path, signing: No
     assert "Deployment “Central Station north square” (station-north-square)" in en.html
     # the example's assessment is written in both languages; its operator's name is not
     assert zh.fallbacks == ("operator.name",) and en.fallbacks == ()
+    # its assessment names the public security basis (there is no statute in legal_basis)
+    assert "维护公共安全的依据" in docs["pia.zh.pdf"].html
+    assert "市公安局第 2026-118 号决定" in docs["pia.zh.pdf"].html
+    assert "Order of the city public security bureau no. 2026-118" in docs["pia.en.pdf"].html
 
 
 # --- the API ---------------------------------------------------------------------------------

@@ -116,8 +116,14 @@ def test_sign_is_bilingual_and_shows_the_facts(manifest: dict[str, Any]) -> None
     assert_in(["人脸识别区域", "Face recognition in use", "门禁通行", "Access control",
                op["name"], op["contact"], manifest["location"]["capture_area"],
                "您可以选择", "You may choose", manifest["alternative"]["description"],
-               "365 天", "365 days", NOTICE_URL, "cn-draft-2023", "place.public-signage"], text)
+               "365 天", "365 days", NOTICE_URL, "cn-draft-2023", "notice.required"], text)
     assert len(reader(doc).pages) == 1
+    # an office is no public place: place.public-signage is cited only where it binds
+    assert "place.public-signage" not in text
+    public = {**manifest, "location": {**manifest["location"], "public_place": True}}
+    assert "place.public-signage" in pdf_text(sign(public, NOTICE_URL))
+    one = pdf_text(sign({**manifest, "retention_days": 1}, NOTICE_URL))
+    assert "1day" in one and "1days" not in one  # (the text comes without spaces)
 
 
 def test_sign_qr_encodes_exactly_the_notice_url(manifest: dict[str, Any]) -> None:

@@ -67,8 +67,10 @@ def test_plain_and_bilingual_names_are_one_operator(svc: Facegate) -> None:
     assert one["persons"] == 2  # counted together, not 1 and 1
     for asked in (EN, ZH, "EXAMPLE TRADING CO., LTD.", f" {ZH} "):
         assert svc.filing.status(OFFICER, asked)["operator"] == one["operator"]
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as unknown:
         svc.filing.status(OFFICER, "Another Co., Ltd.")
+    english, chinese = unknown.value.messages()  # both name the operators there are
+    assert one["operator"] in english and one["operator"] in chinese and "现有运营者" in chinese
 
 
 def test_a_chinese_only_name_joins_through_a_bilingual_one(svc: Facegate) -> None:

@@ -53,6 +53,9 @@ def impact_assessment(assessment: Json, manifest: Json, lang: str, *,
         (word("capture_area", lang), t("location.capture_area", loc.get("capture_area"))),
         (word("retention", lang), _days(manifest.get("retention_days"), lang)),
         (word("legal_basis", lang), _s(manifest.get("legal_basis"))),
+        *(((word("public_security_necessity", lang),
+             t("location.public_security_necessity", loc["public_security_necessity"])),)
+          if loc.get("public_security_necessity") else ()),
     ))
     record = (
         Fields((

@@ -106,7 +106,7 @@ def _codes(values: Iterable[Any]) -> Cell:
 def _days(value: Any, lang: str) -> Text:
     if value is None or value == "":
         return DASH
-    return word("days", lang, n=value)
+    return word("day" if str(value) == "1" else "days", lang, n=value)
 
 
 def _yes_no(value: Any, lang: str) -> Text:

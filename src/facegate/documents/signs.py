@@ -42,8 +42,10 @@ def sign(manifest: Json, notice_url: str, size: str = "A4", *,
         rows.append((bi("sign_public_security"),
                      t("location.public_security_necessity", loc.get("public_security_necessity"))))
     title = bi("sign_title")
-    rules = ("place.public-signage", "notice.required", "alternative.required",
-             "place.capture-area", "notice.accessible")
+    # place.public-signage binds public places; elsewhere the sign serves the notice rules
+    rules = (*(("place.public-signage",) if loc.get("public_place") else ()),
+             "notice.required", "alternative.required", "place.capture-area",
+             "notice.accessible")
     rules_line = plain(_rules_line(manifest.get("rule_pack"), rules, "zh-en"))
     name = plain(t("name", manifest.get("name")))
     note = t.note_text()

@@ -185,6 +185,7 @@ WORDS: Final[Mapping[str, Pair]] = {
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
     "days": ("{n} 天", "{n} days"),
+    "day": ("{n} 天", "{n} day"),
     "page": ("第 {n} 页，共 {total} 页", "Page {n} of {total}"),
     "rules_line": ("规则包：{pack}；适用规则：{rules}", "Rule pack: {pack}; rules served: {rules}"),
     "rules_line_bi": ("规则包 Rule pack: {pack}; 适用规则 Rules served: {rules}", ""),
@@ -204,6 +205,7 @@ WORDS: Final[Mapping[str, Pair]] = {
     "retention": ("保存期限", "Retention period"),
     "alternative": ("替代方式", "Alternative"),
     "legal_basis": ("法律依据", "Legal basis"),
+    "public_security_necessity": ("维护公共安全的依据", "Public security basis"),
     # notice
     "notice_title": ("人脸识别告知书", "Face recognition notice"),
     "notice_intro": (

@@ -346,12 +346,16 @@ def _one(found: list[dict[str, Any]], operator: str | None) -> dict[str, Any]:
     names = [f["operator"] for f in found]
     if operator is None and len(found) == 1:
         return found[0]
+    listed = "; ".join(names)
     if operator is None:
-        raise BadInput("the filing duty is each operator's; name one: " + "; ".join(names)
+        raise BadInput("the filing duty is each operator's; name one: " + listed
                        if names else "no operator has a deployment yet",
+                       message_zh="备案义务由各运营者分别承担，请指明其一：" + listed
+                       if names else "尚无运营者登记部署",
                        rules=["filing.threshold"])
     for f in found:
         if name_key(operator) in {name_key(n) for n in f.get("names") or [f["operator"]]}:
             return f
-    raise NotFound(f"no operator {operator!r}; operators: {'; '.join(names) or 'none'}",
+    raise NotFound(f"no operator {operator!r}; operators: {listed or 'none'}",
+                   message_zh=f"没有运营者“{operator}”；现有运营者：{listed or '无'}",
                    rules=["filing.threshold"])
