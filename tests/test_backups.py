@@ -25,7 +25,7 @@ from tests.conftest import ID02, ID03, JOLIE, OFFICER, OPERATOR, assessed, offic
 from facegate.engine import Engine
 from facegate.errors import BadInput, Conflict, NotFound
 from facegate.service import Actor, Facegate, Settings
-from facegate.store.models import SubjectKey
+from facegate.store.models import IndexChange, SubjectKey
 
 ADMIN = Actor("test-admin", "admin")
 
@@ -101,6 +101,9 @@ def test_delete_then_restore_and_the_subject_stays_gone(
     assert fresh.subjects.find(OFFICER, "E-KEPT-4413") == kept
     trail = fresh.audit.verify(ADMIN)
     assert trail["ok"]
+    with fresh.reader() as uow:  # nor does the index change log name the deleted
+        logged = {c.subject_id for c in uow.session.execute(select(IndexChange)).scalars()}
+    assert gone not in logged and rekeyed not in logged and kept in logged
     [rec] = fresh.audit.search(ADMIN, 10, operation="backup.restore")
     assert sorted(rec["detail"]["subjects_gone"]) == sorted([gone, rekeyed])
 

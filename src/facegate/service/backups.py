@@ -46,6 +46,7 @@ from facegate.store.models import (
     Consent,
     Deployment,
     Identity,
+    IndexChange,
     Subject,
     SubjectKey,
     Template,
@@ -149,6 +150,7 @@ class Backups:
                     continue
                 gone.append(sub.id)
                 s.execute(delete(Template).where(Template.subject_id == sub.id))
+                s.execute(delete(IndexChange).where(IndexChange.subject_id == sub.id))
                 s.execute(delete(Identity).where(Identity.subject_id == sub.id))
                 for c in s.execute(select(Consent).where(Consent.subject_id == sub.id)
                                    ).scalars():
