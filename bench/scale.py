@@ -321,6 +321,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tmp = args.keep or stack.enter_context(
             tempfile.TemporaryDirectory(prefix="facegate-scale-"))
         os.environ["FACEGATE_KEY_FILE"] = str(Path(tmp) / "keys" / "master.key")
+        # where stress.common.Server's processes look for it too
+        os.environ["FACEGATE_SIGNING_KEY_FILE"] = str(Path(tmp) / "keys" / "signing.key")
         os.environ.pop("FACEGATE_MASTER_KEY", None)
         data_dir = Path(tmp) / "data"
         settings = Settings(data_dir=data_dir, database_url=args.database_url,

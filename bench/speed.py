@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               .read_text())
     manifest["mode"] = "identify"
     with tempfile.TemporaryDirectory() as tmp:
+        Facegate.initialise(Settings(data_dir=Path(tmp) / "d"))
         svc = Facegate(Settings(data_dir=Path(tmp) / "d"), engine)
-        Facegate.initialise(svc.settings)
         dep = svc.deployments.apply(admin, manifest)["id"]
         svc.assessments.record(admin, dep, yaml.safe_load(
             (ROOT / "examples" / "office-door" / "assessment.yaml").read_text()))
@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # all cores: one worker process per core finds and describes faces while this
         # process writes subjects, consents, templates and audit records
         for workers, key in ((0, "batch_1_core"), (cores, "batch_all_cores")):
+            Facegate.initialise(Settings(data_dir=Path(tmp) / f"b{workers}"))
             s2 = Facegate(Settings(data_dir=Path(tmp) / f"b{workers}"), engine)
-            Facegate.initialise(s2.settings)
             s2.deployments.apply(admin, manifest)
             s2.assessments.record(admin, dep, yaml.safe_load(
                 (ROOT / "examples" / "office-door" / "assessment.yaml").read_text()))

@@ -219,20 +219,24 @@ class Filing:
         (``filing.threshold``, ``filing.change``): new face data waits while one is late."""
         today = self._clock.today()
         params = get_pack(self._settings.rule_pack).params
-        kinds: list[str] = []
+
+        def late(r: FilingEvent) -> bool:
+            # provisional while a year has no schedule: the earliest the date can be
+            return r.filed_on is None and earliest_due_date(r.started_on, params,
+                                                            self.calendar)[0] < today
+
+        # Asked before every match and enrolment: the operators are grouped (which reads
+        # every manifest) only when some clock of any operator is late at all.
+        if not any(late(r) for r in self._rows(s)):
+            return ()
         group = self._group(s, operator_of(dep.manifest))
         if group is None:
             return ()
         rows = self._rows(s, group)
         initial = _initial(rows)
-        for r in rows:
-            if r.filed_on is not None or (r.kind == "filing" and r is not initial):
-                continue  # a second initial clock of names now known as one operator
-            # provisional while a year has no schedule: the earliest the date can be
-            due, _ = earliest_due_date(r.started_on, params, self.calendar)
-            if due < today:
-                kinds.append(r.kind)
-        return tuple(dict.fromkeys(kinds))
+        kinds = [r.kind for r in rows if late(r)
+                 and not (r.kind == "filing" and r is not initial)]  # (a second initial
+        return tuple(dict.fromkeys(kinds))  # clock of names now known as one operator)
 
     def track(self, s: Session) -> None:
         """After face data is added or deleted: count persons, record the day a duty arose."""
