@@ -121,16 +121,16 @@ class Filing:
 
     # ---- the duty, as other use cases see it ---------------------------------------------
 
-    def _rows(self, s: Session, group: OperatorGroup | None = None) -> list[FilingEvent]:
-        q = select(FilingEvent).order_by(FilingEvent.id)
-        rows = list(s.execute(q).scalars())
-        return rows if group is None else [r for r in rows
-                                           if name_key(r.operator or UNNAMED) in group.keys]
+    def _rows(self, s: Session) -> list[FilingEvent]:
+        """Every operator's filing clocks (read once per use; :func:`_of` picks one's)."""
+        return list(s.execute(select(FilingEvent).order_by(FilingEvent.id)).scalars())
 
-    def groups(self, s: Session) -> list[OperatorGroup]:
+    def groups(self, s: Session, rows: list[FilingEvent] | None = None
+               ) -> list[OperatorGroup]:
         """The operators: names that any manifest (of an active or ended deployment) gives
-        together are one operator's; filing clocks join the operator one of whose names they
-        carry. Listed: those with an active deployment or a clock, sorted by display name."""
+        together are one operator's; filing clocks (``rows``, read here when not given) join
+        the operator one of whose names they carry. Listed: those with an active deployment
+        or a clock, sorted by display name."""
         parent: dict[str, str] = {}
 
         def find(k: str) -> str:
@@ -141,7 +141,7 @@ class Filing:
             return k
 
         deps = list(s.execute(select(Deployment).order_by(Deployment.id)).scalars())
-        rows = self._rows(s)
+        rows = self._rows(s) if rows is None else rows
         named = [(d, operator_names(d.manifest) or [UNNAMED]) for d in deps]
         for _, names in named:
             for n in names[1:]:
@@ -163,27 +163,27 @@ class Filing:
         listed = [g for g in by_root.values() if g.listed]
         return sorted(listed, key=lambda g: g.name)
 
-    def _group(self, s: Session, name: str) -> OperatorGroup | None:
-        return next((g for g in self.groups(s) if name_key(name) in g.keys), None)
+    def _group(self, s: Session, name: str, rows: list[FilingEvent]
+               ) -> OperatorGroup | None:
+        return next((g for g in self.groups(s, rows) if name_key(name) in g.keys), None)
 
     def _permit(self) -> Permit:
         return decide(Facts(operation="filing.read", pack=self._settings.rule_pack,
                             on=self._clock.today())).permit()
 
-    def operators(self, s: Session) -> dict[str, list[Deployment]]:
-        """Each operator (personal information handler) with its active deployments; an
-        operator whose deployments all ended stays while it has filing clocks."""
-        return {g.name: g.deployments for g in self.groups(s)}
-
     def compute(self, s: Session, record: bool = True) -> dict[str, FilingStatus]:
         """Each operator's filing status under the rule pack: persons counted at its own
         deployments, its own clocks. When a duty arises now, the day is recorded (in the
         caller's transaction)."""
+        return {group.name: status for group, status in self._compute(s, record)}
+
+    def _compute(self, s: Session, record: bool) -> list[tuple[OperatorGroup, FilingStatus]]:
         pack = get_pack(self._settings.rule_pack)
-        out: dict[str, FilingStatus] = {}
-        for group in self.groups(s):
+        out: list[tuple[OperatorGroup, FilingStatus]] = []
+        every = self._rows(s)
+        for group in self.groups(s, every):
             name, deps = group.name, group.deployments
-            rows = self._rows(s, group)
+            rows = _of(every, group)
             initial = _initial(rows)
             events = [(r.kind, r.started_on, r.filed_on, r.detail) for r in rows
                       if r.kind != "filing"]
@@ -203,7 +203,7 @@ class Filing:
                                   detail=", ".join(status.reasons),
                                   created_at=self._clock.now()))
                 s.flush()
-            out[name] = status
+            out.append((group, status))
         if record:  # the dashboard's chart: one count per day, every operator together
             today = self._clock.today()
             total = TemplateRepository(s, self._keyring).persons(self._permit())
@@ -227,12 +227,13 @@ class Filing:
 
         # Asked before every match and enrolment: the operators are grouped (which reads
         # every manifest) only when some clock of any operator is late at all.
-        if not any(late(r) for r in self._rows(s)):
+        every = self._rows(s)
+        if not any(late(r) for r in every):
             return ()
-        group = self._group(s, operator_of(dep.manifest))
+        group = self._group(s, operator_of(dep.manifest), every)
         if group is None:
             return ()
-        rows = self._rows(s, group)
+        rows = _of(every, group)
         initial = _initial(rows)
         kinds = [r.kind for r in rows if late(r)
                  and not (r.kind == "filing" and r is not initial)]  # (a second initial
@@ -246,11 +247,11 @@ class Filing:
         """A substantive change or the end of face recognition after the operator's filing
         duty arose starts its own clock, where the pack has that rule."""
         pack = get_pack(self._settings.rule_pack)
-        group = self._group(s, operator)
+        every = self._rows(s)
+        group = self._group(s, operator, every)
         if group is None:
             return
-        if pack.has(f"filing.{kind}") and any(r.kind == "filing"
-                                                for r in self._rows(s, group)):
+        if pack.has(f"filing.{kind}") and any(r.kind == "filing" for r in _of(every, group)):
             s.add(FilingEvent(kind=kind, operator=group.name, started_on=self._clock.today(),
                               detail=detail, created_at=self._clock.now()))
 
@@ -267,10 +268,9 @@ class Filing:
         """Every operator's count, threshold, dates, tasks and warnings, and what to file."""
         self._gate.role(actor, "filing.read")
         with self._uow() as uow:
-            all_ = self.compute(uow.session)
-            groups = self.groups(uow.session)
+            computed = self._compute(uow.session, record=True)
             uow.commit()
-        return [self._view(g, all_[g.name]) for g in groups]
+        return [self._view(group, status) for group, status in computed]
 
     def status(self, actor: Actor, operator: str | None = None) -> dict[str, Any]:
         """One operator's filing status, found by any of its names; ``operator`` may be left
@@ -291,11 +291,10 @@ class Filing:
             raise BadInput("filed_on is in the future")
         with self._uow() as uow:
             s = uow.session
-            self.compute(s)
-            groups = {g.name: g for g in self.groups(s)}
+            groups = {g.name: g for g, _ in self._compute(s, record=True)}
             name = _one([{"operator": g.name, "names": g.names} for g in groups.values()],
                         operator)["operator"]
-            rows = self._rows(s, groups[name])
+            rows = _of(self._rows(s), groups[name])  # with a clock the computing just began
             initial = _initial(rows)
             row = next((r for r in rows if r.kind == kind and r.filed_on is None
                         and (kind != "filing" or r is initial)), None)
@@ -332,6 +331,11 @@ def operator_names(manifest: Mapping[str, Any]) -> list[str]:
 def name_key(name: str) -> str:
     """An operator name as compared: NFKC-normalised, whitespace collapsed, case folded."""
     return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def _of(rows: list[FilingEvent], group: OperatorGroup) -> list[FilingEvent]:
+    """The clocks of one operator, stored under any of its names."""
+    return [r for r in rows if name_key(r.operator or UNNAMED) in group.keys]
 
 
 def _initial(rows: list[FilingEvent]) -> FilingEvent | None:
