@@ -21,24 +21,17 @@ UowFactory = Callable[[], UnitOfWork]
 
 class AuditLog:
     def __init__(self, uow: UowFactory, clock: Clock,
-                 signer: Callable[[], Ed25519PrivateKey] | None = None) -> None:
+                 key: Ed25519PrivateKey | None = None) -> None:
         self._uow = uow
         self._clock = clock
-        self._signer = signer
-        self._key: Ed25519PrivateKey | None = None
-
-    def _sign(self, message: bytes) -> bytes:
-        if self._key is None and self._signer is not None:
-            self._key = self._signer()
-        assert self._key is not None
-        return self._key.sign(message)
+        self._key = key  # signs each record (None: records are written unsigned)
 
     def record(self, s: Session, actor: Actor, operation: str, decision: str,
                rules: Sequence[str] = (), **kw: Any) -> dict[str, Any]:
         """Append a record in the caller's transaction (committed with the change)."""
         return append(s, AuditEntry(actor=actor.name, role=actor.role, operation=operation,
                                     decision=decision, rules=tuple(rules), **kw),
-                      now=self._clock.now(), sign=self._sign if self._signer else None)
+                      now=self._clock.now(), sign=self._key.sign if self._key else None)
 
     def alone(self, actor: Actor, operation: str, decision: str, rules: Sequence[str] = (),
               **kw: Any) -> None:

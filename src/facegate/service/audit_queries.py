@@ -199,11 +199,10 @@ class AuditQueries:
         chain must hold; from here on the checkpoint vouches for those records."""
         if why == "upgrade":
             with self.uow() as uow:
-                if uow.session.execute(select(func.count()).select_from(AuditRecord).where(
-                        AuditRecord.sig.is_not(None))).scalar_one() or \
-                        not uow.session.execute(select(func.count()).select_from(AuditRecord)
-                                                ).scalar_one():
-                    return None
+                records, signed = uow.session.execute(
+                    select(func.count(), func.count(AuditRecord.sig))).one()
+            if signed or not records:
+                return None
         return self._sign_tree(actor, adopt=why)
 
     def _sign_tree(self, actor: Actor, adopt: str | None) -> dict[str, Any]:

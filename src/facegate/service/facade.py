@@ -66,7 +66,7 @@ class Facegate:
         clock = Clock(settings.clock, settings.tz)
         uow = self.uow
         signing = load_signing_key(settings.data_dir)
-        audit = AuditLog(uow, clock, signer=lambda: signing)
+        audit = AuditLog(uow, clock, key=signing)
         gate = Gatekeeper(audit, clock, settings.rule_pack)
         self.recogniser = Recogniser(settings, engine)
         identities = Identities(self.keyring)
