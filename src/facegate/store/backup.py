@@ -165,6 +165,16 @@ def load_archive(conn: Connection, path: Path) -> dict[str, int]:
     return counts
 
 
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` with ``data`` as JSON, owner-only, all at once (a reader never sees
+    half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1)
+    tmp.replace(path)
+
+
 class KeyVault:
     """The wrapped subject keys of an installation's backups, in one owner-only file."""
 
@@ -220,12 +230,7 @@ class KeyVault:
         ids = set(subject_ids)
         if not self.path.exists():
             if self.path.parent.is_dir():
-                buried = sorted(self._buried() | ids)
-                tmp = self.tombstone.with_suffix(".tmp")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as fh:
-                    json.dump({"subjects": buried}, fh)
-                tmp.replace(self.tombstone)
+                _write_json(self.tombstone, {"subjects": sorted(self._buried() | ids)})
             return False
         ids |= self._buried()
         with closing(self._connect()) as conn:
@@ -255,13 +260,6 @@ class Vaults:
             return {"vaults": []}
         return dict(json.loads(self.pointer.read_text()))
 
-    def _write(self, data: dict[str, Any]) -> None:
-        tmp = self.pointer.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        tmp.replace(self.pointer)
-
     def paths(self) -> list[Path]:
         return [Path(p) for p in self._read()["vaults"]]
 
@@ -273,14 +271,15 @@ class Vaults:
         data = self._read()
         if str(vault) not in data["vaults"]:
             data["vaults"].append(str(vault))
-            self._write(data)
+            _write_json(self.pointer, data)
 
     def forget(self, subject_ids: Iterable[str]) -> None:
         """Remove the keys from every vault; a vault out of reach keeps them pending (and
         buried beside it), and is logged."""
         ids = set(subject_ids)
         data = self._read()
-        pending: dict[str, list[str]] = data.get("pending", {})
+        before: dict[str, list[str]] = data.get("pending", {})
+        pending = dict(before)
         for path in data["vaults"]:
             owed = ids | set(pending.get(path, ()))
             if not owed:
@@ -292,6 +291,5 @@ class Vaults:
                 logging.getLogger("facegate").error(
                     "the backup vault %s is out of reach: %d deleted subject key(s) are "
                     "buried beside it and removed when it is back", path, len(owed))
-        if pending or "pending" in data:
-            self._write({**data, "pending": pending} if pending else
-                        {k: v for k, v in data.items() if k != "pending"})
+        if pending != before:
+            _write_json(self.pointer, {**data, "pending": pending})
