@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from facegate.documents import Document
+from facegate.documents.localized import fallback_headers
 from facegate.images import read_upload
 from facegate.service import Actor, Facegate
 
@@ -75,7 +76,7 @@ DOCUMENT: dict[int | str, dict[str, Any]] = {200: {
 def document(doc: Document, fmt: str) -> Response:
     """A generated document as HTML, or as an inline PDF named after its kind and language."""
     # the manifest texts shown in the other language, for want of the document's own
-    fallback = {"X-Facegate-Language-Fallback": ",".join(doc.fallbacks)} if doc.fallbacks else {}
+    fallback = fallback_headers(doc.fallbacks)
     if fmt == "html":
         return HTMLResponse(doc.html, headers=fallback)
     name = f"{doc.kind}-{doc.lang}.pdf"

@@ -13,7 +13,7 @@ shows a short bilingual note naming them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,15 @@ FIELD_WORDS = {
     "sections.risks": Bi("安全风险", "risks"),
     "sections.protections": Bi("保护措施", "protections"),
 }
+# The response header that lists them, on generated documents and on the public notice page.
+FALLBACK_HEADER = "X-Facegate-Language-Fallback"
+
+
+def fallback_headers(fallbacks: Sequence[str]) -> dict[str, str]:
+    """The header naming the fields shown in the other language; none when none were."""
+    return {FALLBACK_HEADER: ",".join(fallbacks)} if fallbacks else {}
+
+
 _OF_DEPLOYMENT = re.compile(r"^assessments\[(?P<dep>[^\]]+)\]\.(?P<field>.+)$")
 
 

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from facegate.documents import text as labels
-from facegate.documents.localized import Picker
+from facegate.documents.localized import Picker, fallback_headers
 from facegate.errors import FacegateError, TooManyRequests
 from facegate.service import Facegate
 from facegate.service.documents import unreachable
@@ -108,8 +108,7 @@ def router(service: Facegate) -> APIRouter:
         }
         out = page(request, "public/notice.html", n=view, deployment_id=deployment_id,
                    pack=service.settings.rule_pack)
-        if view["fallbacks"]:  # as the generated documents say it (api/deps.py)
-            out.headers["X-Facegate-Language-Fallback"] = ",".join(view["fallbacks"])
+        out.headers.update(fallback_headers(view["fallbacks"]))
         return out
 
     @r.get("/notice/{deployment_id}/pdf")
